@@ -1,0 +1,190 @@
+"""The registry's tables (SQLAlchemy 2 declarative models). Alembic migrations follow these."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _person_fk() -> Mapped[int]:
+    return mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+
+
+class Insurer(Base):
+    """保険者: number with a validated check digit, kind from the law code."""
+
+    __tablename__ = "insurers"
+    number: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))
+
+
+class Person(Base):
+    """A person as the payers know them; never holds the Individual Number."""
+
+    __tablename__ = "persons"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_kana: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(1))
+    address: Mapped[str] = mapped_column(String(200))
+    income_category: Mapped[str] = mapped_column(String(20))
+
+
+class Qualification(Base):
+    """One insurance qualification (資格); its individualized insured number is unique."""
+
+    __tablename__ = "qualifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = _person_fk()
+    insured_number: Mapped[str] = mapped_column(String(60), unique=True)
+    insurer_number: Mapped[str] = mapped_column(ForeignKey("insurers.number"), index=True)
+    relationship: Mapped[str] = mapped_column(String(6))
+    card_classification: Mapped[str] = mapped_column(String(2))
+    insured_name: Mapped[str] = mapped_column(String(100))
+    acquired_on: Mapped[dt.date] = mapped_column(Date)
+    lost_on: Mapped[dt.date | None] = mapped_column(Date)
+    loss_reason: Mapped[str | None] = mapped_column(String(2))
+
+
+class ElderlyCertificate(Base):
+    """高齢受給者証 (70-74)."""
+
+    __tablename__ = "elderly_certificates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = _person_fk()
+    copay_ratio: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class LimitCertificate(Base):
+    """限度額適用認定証 and its relatives."""
+
+    __tablename__ = "limit_certificates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = _person_fk()
+    classification: Mapped[str] = mapped_column(String(2))
+    bracket_code: Mapped[str] = mapped_column(String(3))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class SpecificDiseaseCertificate(Base):
+    """特定疾病療養受療証: 1 dialysis, 2 haemophilia, 3 HIV from blood products."""
+
+    __tablename__ = "specific_disease_certificates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = _person_fk()
+    category: Mapped[str] = mapped_column(String(1))
+    self_pay_limit: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Medication(Base):
+    """薬剤情報: one dispensed drug extracted from claims."""
+
+    __tablename__ = "medications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = _person_fk()
+    dispensed_on: Mapped[dt.date] = mapped_column(Date)
+    prescribed_on: Mapped[dt.date] = mapped_column(Date)
+    drug_code: Mapped[str] = mapped_column(String(12))
+    drug_name: Mapped[str] = mapped_column(String(100))
+    ingredient: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(10))
+    usage: Mapped[str] = mapped_column(String(60))
+    days: Mapped[int] = mapped_column(Integer)
+    dispenser_code: Mapped[str] = mapped_column(String(10))
+    dispenser_name: Mapped[str] = mapped_column(String(100))
+    prescriber_code: Mapped[str] = mapped_column(String(10))
+    prescriber_name: Mapped[str] = mapped_column(String(100))
+    in_house: Mapped[bool] = mapped_column(Boolean)
+
+
+class Checkup(Base):
+    """特定健診: one examination; the item columns map to XML checkup codes in ``checkup_items``."""
+
+    __tablename__ = "checkups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = _person_fk()
+    examined_on: Mapped[dt.date] = mapped_column(Date)
+    institution_name: Mapped[str] = mapped_column(String(100))
+    height: Mapped[float | None] = mapped_column(Float)
+    weight: Mapped[float | None] = mapped_column(Float)
+    bmi: Mapped[float | None] = mapped_column(Float)
+    waist: Mapped[float | None] = mapped_column(Float)
+    systolic_bp: Mapped[int | None] = mapped_column(Integer)
+    diastolic_bp: Mapped[int | None] = mapped_column(Integer)
+    triglycerides: Mapped[int | None] = mapped_column(Integer)
+    hdl: Mapped[int | None] = mapped_column(Integer)
+    ldl: Mapped[int | None] = mapped_column(Integer)
+    ast: Mapped[int | None] = mapped_column(Integer)
+    alt: Mapped[int | None] = mapped_column(Integer)
+    gamma_gt: Mapped[int | None] = mapped_column(Integer)
+    fasting_glucose: Mapped[int | None] = mapped_column(Integer)
+    hba1c: Mapped[float | None] = mapped_column(Float)
+    egfr: Mapped[float | None] = mapped_column(Float)
+    urine_glucose: Mapped[str | None] = mapped_column(String(2))
+    urine_protein: Mapped[str | None] = mapped_column(String(2))
+    haemoglobin: Mapped[float | None] = mapped_column(Float)
+    metabolic_judgement: Mapped[str] = mapped_column(String(1))
+
+
+class ProcedureRecord(Base):
+    """診療情報 (kind ``clinical``) and 手術情報 (kind ``surgery``)."""
+
+    __tablename__ = "procedure_records"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = _person_fk()
+    kind: Mapped[str] = mapped_column(String(8))
+    performed_on: Mapped[dt.date] = mapped_column(Date)
+    procedure_code: Mapped[str] = mapped_column(String(12))
+    procedure_name: Mapped[str] = mapped_column(String(100))
+    institution_code: Mapped[str] = mapped_column(String(10))
+    institution_name: Mapped[str] = mapped_column(String(100))
+
+
+class CardLink(Base):
+    """The link from a card's user-authentication certificate (issuer + serial) to a person.
+
+    A renewed or revoked card keeps its row with ``ended_at`` and ``end_reason``: the history."""
+
+    __tablename__ = "card_links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = _person_fk()
+    cert_issuer: Mapped[str] = mapped_column(String(300))
+    cert_serial: Mapped[str] = mapped_column(String(64))
+    linked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(String(10))
+
+    __table_args__ = (Index("ix_card_links_certificate", "cert_serial", "cert_issuer"),)
+
+
+PERSON_TABLES = (
+    Qualification.__table__,
+    ElderlyCertificate.__table__,
+    LimitCertificate.__table__,
+    SpecificDiseaseCertificate.__table__,
+    Medication.__table__,
+    Checkup.__table__,
+    ProcedureRecord.__table__,
+    CardLink.__table__,
+)

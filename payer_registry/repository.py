@@ -1,0 +1,95 @@
+"""Reads from the registry: one person by individualized number, qualifications, whole records, counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, func, select
+
+from payer_registry.models import PERSON_TABLES, Insurer, Person, Qualification
+
+persons = Person.__table__
+qualifications = Qualification.__table__
+insurers = Insurer.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    id: int
+    name: str
+    name_kana: str
+    birth_date: dt.date
+    sex: str
+    address: str
+    income_category: str
+
+
+@dataclass(frozen=True, slots=True)
+class QualificationRow:
+    person_id: int
+    insured_number: str
+    insurer_number: str
+    insurer_name: str
+    insurer_kind: str
+    relationship: str
+    card_classification: str
+    insured_name: str
+    acquired_on: dt.date
+    lost_on: dt.date | None
+    loss_reason: str | None
+
+
+_FIND_PERSON = (
+    select(*(persons.c[name] for name in PersonRow.__slots__))
+    .join(qualifications, qualifications.c.person_id == persons.c.id)
+    .where(qualifications.c.insured_number == bindparam("number"))
+)
+_QUALIFICATION_COLUMNS = (
+    *(qualifications.c[name] for name in ("person_id", "insured_number", "insurer_number")),
+    insurers.c.name.label("insurer_name"),
+    insurers.c.kind.label("insurer_kind"),
+    *(qualifications.c[name] for name in QualificationRow.__slots__[5:]),
+)
+_QUALIFICATIONS = select(*_QUALIFICATION_COLUMNS).join(
+    insurers, insurers.c.number == qualifications.c.insurer_number
+)
+
+
+def find_person(conn: Connection, insured_number: str) -> PersonRow | None:
+    """The person holding this individualized insured number (canonical text form)."""
+    row = conn.execute(_FIND_PERSON, {"number": insured_number}).first()
+    return PersonRow(*row) if row else None
+
+
+def get_person(conn: Connection, person_id: int) -> PersonRow | None:
+    row = conn.execute(
+        select(*(persons.c[name] for name in PersonRow.__slots__)).where(persons.c.id == person_id)
+    ).first()
+    return PersonRow(*row) if row else None
+
+
+def qualifications_matching(conn: Connection, prefix: str) -> list[QualificationRow]:
+    """Qualifications whose canonical number starts with ``prefix`` (a household, or a whole number).
+
+    The comparison is a range on the unique index, so it stays an index lookup."""
+    column = qualifications.c.insured_number
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    stmt = _QUALIFICATIONS.where(column >= prefix, column < upper)
+    return [QualificationRow(*row) for row in conn.execute(stmt)]
+
+
+def person_qualifications(conn: Connection, person_ids: list[int]) -> list[QualificationRow]:
+    stmt = _QUALIFICATIONS.where(qualifications.c.person_id.in_(person_ids)).order_by(
+        qualifications.c.person_id, qualifications.c.acquired_on
+    )
+    return [QualificationRow(*row) for row in conn.execute(stmt)]
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    """Row counts of every table, for ``eligsim registry stats``."""
+    tables = (insurers, persons, *PERSON_TABLES)
+    return {
+        table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+        for table in tables
+    }
