@@ -178,13 +178,15 @@ class CardLink(Base):
     __table_args__ = (Index("ix_card_links_certificate", "cert_serial", "cert_issuer"),)
 
 
-PERSON_TABLES = (
-    Qualification.__table__,
-    ElderlyCertificate.__table__,
-    LimitCertificate.__table__,
-    SpecificDiseaseCertificate.__table__,
-    Medication.__table__,
-    Checkup.__table__,
-    ProcedureRecord.__table__,
-    CardLink.__table__,
-)
+# The person record's history sections (see ``records``) and the table behind each, in record order.
+RECORD_SECTIONS = {
+    "qualifications": Qualification.__table__,
+    "elderly_certificates": ElderlyCertificate.__table__,
+    "limit_certificates": LimitCertificate.__table__,
+    "specific_disease_certificates": SpecificDiseaseCertificate.__table__,
+    "medications": Medication.__table__,
+    "checkups": Checkup.__table__,
+    "procedures": ProcedureRecord.__table__,
+    "card_links": CardLink.__table__,
+}
+PERSON_TABLES = tuple(RECORD_SECTIONS.values())

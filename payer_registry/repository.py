@@ -63,10 +63,7 @@ def find_person(conn: Connection, insured_number: str) -> PersonRow | None:
 
 
 def get_person(conn: Connection, person_id: int) -> PersonRow | None:
-    row = conn.execute(
-        select(*(persons.c[name] for name in PersonRow.__slots__)).where(persons.c.id == person_id)
-    ).first()
-    return PersonRow(*row) if row else None
+    return persons_by_id(conn, {person_id}).get(person_id)
 
 
 def qualifications_matching(conn: Connection, prefix: str) -> list[QualificationRow]:
@@ -93,3 +90,12 @@ def counts(conn: Connection) -> dict[str, int]:
         table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
         for table in tables
     }
+
+
+def persons_by_id(conn: Connection, person_ids: set[int]) -> dict[int, PersonRow]:
+    if not person_ids:
+        return {}
+    stmt = select(*(persons.c[name] for name in PersonRow.__slots__)).where(
+        persons.c.id.in_(person_ids)
+    )
+    return {row.id: PersonRow(*row) for row in conn.execute(stmt)}

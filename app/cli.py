@@ -1,0 +1,27 @@
+"""The ``eligsim`` command: one group that gathers each package's commands."""
+
+from __future__ import annotations
+
+import click
+
+from payer_registry.cli import registry
+from payer_registry.db import RegistryUnavailable
+
+
+class FriendlyGroup(click.Group):
+    """Turns the errors a user can cause or fix into one clear line and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RegistryUnavailable as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=FriendlyGroup)
+@click.version_option(package_name="eligsim")
+def main() -> None:
+    """Simulator of Japan's online eligibility verification (オンライン資格確認)."""
+
+
+main.add_command(registry)

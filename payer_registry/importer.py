@@ -1,0 +1,219 @@
+"""Payer updates: import person records from JSON Lines or CSV (UTF-8 or Shift_JIS).
+
+A file is validated whole before anything is written; with ``skip_invalid`` the valid lines are
+written and the rejected ones are returned for the caller to keep."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from marshmallow import ValidationError
+
+from payer_registry.db import Registry
+from payer_registry.records import PERSON_RECORD, QualificationSchema, flatten_errors
+from payer_registry.writer import PERSON_FIELDS, RecordConflict, matching_person, upsert_record
+
+CSV_QUALIFICATION_FIELDS = tuple(QualificationSchema().fields)
+CSV_COLUMNS = (*PERSON_FIELDS, *CSV_QUALIFICATION_FIELDS, "previous_insured_number")
+ENCODINGS = ("utf-8", "shift_jis")
+
+
+class ImportFileError(ValueError):
+    """The file cannot be read at all (missing, unknown format, undecodable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLine:
+    line: int
+    text: str
+    record: dict | None
+    anchor: str | None
+    errors: list[LineError]
+
+
+@dataclass
+class ImportResult:
+    written: int = 0
+    rejected: list[ParsedLine] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[LineError]:
+        return [error for parsed in self.rejected for error in parsed.errors]
+
+
+class ImportRejected(ValueError):
+    def __init__(self, errors: list[LineError]) -> None:
+        super().__init__(f"{len(errors)} error(s); nothing was written")
+        self.errors = errors
+
+
+def import_file(
+    registry: Registry,
+    path: Path,
+    encoding: str | None = None,
+    skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Validate every line, then write in one transaction (all lines, or the valid ones)."""
+    result = ImportResult()
+    with registry.connect() as conn:
+        seen: dict[str, int] = {}
+        for parsed in parse_file(path, encoding):
+            if parsed.record is not None:
+                parsed.errors.extend(_conflicts(conn, parsed, seen))
+            if parsed.errors:
+                result.rejected.append(parsed)
+    if result.rejected and not skip_invalid:
+        raise ImportRejected(result.errors)
+    skipped = {parsed.line for parsed in result.rejected}
+    with registry.begin() as conn:
+        for parsed in parse_file(path, encoding):
+            if parsed.line in skipped:
+                continue
+            upsert_record(conn, parsed.record, merge=_is_csv(path), anchor=parsed.anchor)
+            result.written += 1
+            if progress:
+                progress(1)
+    return result
+
+
+def parse_file(path: Path, encoding: str | None = None) -> Iterator[ParsedLine]:
+    """Each data line of the file, validated on its own; the file is streamed, never held whole."""
+    if path.suffix.lower() not in (".csv", ".jsonl", ".ndjson", ".json"):
+        raise ImportFileError(f"{path}: unknown format; use .jsonl (JSON Lines) or .csv")
+    encoding = encoding or sniff_encoding(path)
+    with _open(path, encoding) as stream:
+        try:
+            yield from (_parse_csv if _is_csv(path) else _parse_json_lines)(stream)
+        except UnicodeDecodeError:
+            raise ImportFileError(f"{path}: not valid {encoding}") from None
+
+
+def sniff_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the whole file decodes as such, else Shift_JIS."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with _open(path, None) as stream:
+        try:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "shift_jis"
+    return "utf-8-sig"
+
+
+def _open(path: Path, encoding: str | None):
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ImportFileError(
+                f"unknown encoding {encoding!r}; use utf-8 or shift_jis"
+            ) from None
+    try:
+        if encoding is None:
+            return path.open("rb")
+        return path.open(encoding=encoding, newline="")
+    except OSError as error:
+        raise ImportFileError(f"{path}: {error.strerror}") from None
+
+
+def _is_csv(path: Path) -> bool:
+    return path.suffix.lower() == ".csv"
+
+
+def _parse_json_lines(stream: Iterable[str]) -> Iterator[ParsedLine]:
+    for number, line in enumerate(stream, start=1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield ParsedLine(
+                number, line, None, None, [LineError(number, "(line)", f"not JSON: {error.msg}")]
+            )
+            continue
+        if not isinstance(raw, dict):
+            yield ParsedLine(
+                number, line, None, None, [LineError(number, "(line)", "not a JSON object")]
+            )
+            continue
+        yield _validated(number, line, raw, None)
+
+
+def _parse_csv(stream: Iterable[str]) -> Iterator[ParsedLine]:
+    consumed: list[str] = []
+    reader = csv.DictReader(_recording(stream, consumed))
+    header_error = _csv_header_error(reader.fieldnames or [])
+    if header_error:
+        yield ParsedLine(1, "".join(consumed), None, None, [LineError(1, "(header)", header_error)])
+        return
+    consumed.clear()
+    for row in reader:
+        text = "".join(consumed).rstrip("\r\n")
+        consumed.clear()
+        values = {k: v for k, v in row.items() if k is not None and v not in ("", None)}
+        anchor = values.pop("previous_insured_number", None)
+        qualification = {k: values.pop(k) for k in CSV_QUALIFICATION_FIELDS if k in values}
+        raw = {**values, "qualifications": [qualification]}
+        yield _validated(reader.line_num, text, raw, anchor)
+
+
+def _recording(stream: Iterable[str], consumed: list[str]) -> Iterator[str]:
+    """Pass lines through, keeping the raw text of the current CSV row for the rejects file."""
+    for line in stream:
+        consumed.append(line)
+        yield line
+
+
+def _csv_header_error(columns: list[str]) -> str | None:
+    missing = [c for c in ("name", "insured_number") if c not in columns]
+    unknown = [c for c in columns if c not in CSV_COLUMNS]
+    parts = [
+        f"missing columns: {', '.join(missing)}" if missing else "",
+        f"unknown columns: {', '.join(unknown)}" if unknown else "",
+    ]
+    return "; ".join(part for part in parts if part) or None
+
+
+def _validated(number: int, text: str, raw: dict, anchor: str | None) -> ParsedLine:
+    try:
+        record = PERSON_RECORD.load(raw)
+    except ValidationError as error:
+        errors = [
+            LineError(number, path, message) for path, message in flatten_errors(error.messages)
+        ]
+        return ParsedLine(number, text, None, anchor, errors)
+    return ParsedLine(number, text, record, anchor, [])
+
+
+def _conflicts(conn, parsed: ParsedLine, seen: dict[str, int]) -> list[LineError]:
+    errors = []
+    numbers = [q["insured_number"] for q in parsed.record["qualifications"]]
+    for number in numbers:
+        if number in seen:
+            errors.append(
+                LineError(parsed.line, "insured_number", f"{number} is also on line {seen[number]}")
+            )
+        seen.setdefault(number, parsed.line)
+    try:
+        matching_person(conn, numbers + ([parsed.anchor] if parsed.anchor else []))
+    except RecordConflict as error:
+        errors.append(LineError(parsed.line, "qualifications", str(error)))
+    return errors

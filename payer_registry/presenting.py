@@ -1,0 +1,56 @@
+"""Plain-data views of registry results, shared by the CLI and the API."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from payer_registry.confirmation import Confirmation
+from payer_registry.identifiers import parse_insured_number
+
+
+def confirmation_dict(result: Confirmation) -> dict:
+    """The eligibility result with the fields and codes of SPEC §2 (dates as ISO text)."""
+    person, qualification = result.person, result.qualification
+    data: dict = {"validity": str(result.validity), "confirmed_on": result.at.isoformat()}
+    if qualification is not None:
+        number = parse_insured_number(qualification.insured_number)
+        data |= {
+            "insurer_number": number.insurer,
+            "insurer_name": qualification.insurer_name,
+            "symbol": number.symbol,
+            "number": number.number,
+            "branch": number.branch,
+            "card_classification": qualification.card_classification,
+            "relationship": qualification.relationship,
+            "insured_name": qualification.insured_name,
+            "acquired_on": qualification.acquired_on,
+            "lost_on": qualification.lost_on,
+            "loss_reason": qualification.loss_reason,
+            "copay_ratio": result.copay_ratio,
+            "preschool": result.preschool,
+            "elderly_certificate": result.elderly_certificate,
+            "limit_certificate": result.limit_certificate,
+            "specific_diseases": result.specific_diseases,
+        }
+    if person is not None and qualification is not None:
+        data |= {
+            "name": person.name,
+            "name_kana": person.name_kana,
+            "birth_date": person.birth_date,
+            "sex": person.sex,
+        }
+    return jsonable(data)
+
+
+def jsonable(value):
+    """Dates to ISO text, dataclasses to dicts, recursively."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    return value

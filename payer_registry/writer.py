@@ -1,0 +1,88 @@
+"""Writing person records: upsert by individualized insured number (idempotent)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, select, update
+
+from payer_registry.identifiers import insurer_kind, parse_insured_number
+from payer_registry.models import RECORD_SECTIONS, Insurer, Person, Qualification
+
+persons = Person.__table__
+qualifications = Qualification.__table__
+insurers = Insurer.__table__
+PERSON_FIELDS = ("name", "name_kana", "birth_date", "sex", "address", "income_category")
+
+
+class RecordConflict(ValueError):
+    """The record's insured numbers belong to more than one registered person."""
+
+
+def matching_person(conn: Connection, numbers: list[str]) -> int | None:
+    """The one registered person holding any of ``numbers``; raise when they belong to several."""
+    found = set(
+        conn.execute(
+            select(qualifications.c.person_id).where(qualifications.c.insured_number.in_(numbers))
+        ).scalars()
+    )
+    if len(found) > 1:
+        raise RecordConflict("these insured numbers belong to different registered persons")
+    return found.pop() if found else None
+
+
+def upsert_record(
+    conn: Connection, record: dict, merge: bool = False, anchor: str | None = None
+) -> int:
+    """Insert or update one person record and return the person id.
+
+    By default the record is the whole truth: every history section is replaced. With ``merge`` only
+    the record's qualifications are upserted and other sections are left alone (a CSV row); ``anchor``
+    is an insured number of the same person that the record itself may not carry (a job change)."""
+    numbers = [q["insured_number"] for q in record["qualifications"]]
+    person_id = matching_person(conn, numbers + ([anchor] if anchor else []))
+    values = {field: record[field] for field in PERSON_FIELDS}
+    if person_id is None:
+        person_id = conn.execute(persons.insert().values(**values)).inserted_primary_key[0]
+    else:
+        conn.execute(update(persons).where(persons.c.id == person_id).values(**values))
+    _ensure_insurers(conn, record["qualifications"])
+    sections = ("qualifications",) if merge else RECORD_SECTIONS
+    for section in sections:
+        rows = record.get(section, [])
+        table = RECORD_SECTIONS[section]
+        if merge:
+            conn.execute(delete(table).where(table.c.insured_number.in_(numbers)))
+        else:
+            conn.execute(delete(table).where(table.c.person_id == person_id))
+        if rows:
+            conn.execute(table.insert(), [_row(table, row, person_id) for row in rows])
+    return person_id
+
+
+def _row(table, row: dict, person_id: int) -> dict:
+    values = {key: value for key, value in row.items() if key in table.c}
+    if table is qualifications:
+        values["insurer_number"] = parse_insured_number(row["insured_number"]).insurer
+    return {**values, "person_id": person_id}
+
+
+def _ensure_insurers(conn: Connection, rows: list[dict]) -> None:
+    names = {parse_insured_number(q["insured_number"]).insurer: q["insurer_name"] for q in rows}
+    known = dict(
+        conn.execute(
+            select(insurers.c.number, insurers.c.name).where(insurers.c.number.in_(names))
+        ).all()
+    )
+    for number, name in names.items():
+        if number not in known:
+            conn.execute(
+                insurers.insert().values(number=number, name=name, kind=insurer_kind(number))
+            )
+        elif known[number] != name:
+            conn.execute(update(insurers).where(insurers.c.number == number).values(name=name))
+
+
+def clear_registry(registry) -> None:
+    """Delete every person with their histories, and every insurer."""
+    with registry.begin() as conn:
+        for table in (*reversed(RECORD_SECTIONS.values()), persons, insurers):
+            conn.execute(delete(table))

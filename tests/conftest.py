@@ -1,0 +1,66 @@
+"""Fixtures shared by every test: registries on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import psycopg
+import pytest
+
+from payer_registry.db import Registry
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def require_service(name: str, reason: str) -> None:
+    """Under CI a missing service fails the run; on a workstation the test is skipped with why."""
+    message = f"{name} is not available: {reason}"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_schema():
+    """A schema of its own in the test database, dropped at the end of the session."""
+    schema = f"eligsim_test_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        require_service("PostgreSQL", str(error).strip())
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    yield schema
+    admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    admin.close()
+
+
+def postgres_registry(schema: str) -> Registry:
+    return Registry(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
+
+
+@pytest.fixture
+def sqlite_registry(tmp_path):
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    registry.create_schema()
+    yield registry
+    registry.dispose()
+
+
+@pytest.fixture
+def pg_registry(postgres_schema):
+    registry = postgres_registry(postgres_schema)
+    registry.create_schema()
+    yield registry
+    from payer_registry.writer import clear_registry
+
+    clear_registry(registry)
+    registry.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def registry(request):
+    """A fresh, empty registry on each database the product supports."""
+    name = "sqlite_registry" if request.param == "sqlite" else "pg_registry"
+    return request.getfixturevalue(name)
