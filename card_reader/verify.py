@@ -1,0 +1,207 @@
+"""Verification of what a card sent: its authentication certificate and its signature over a challenge.
+
+Checks, in order: the certificate chains to a root of the trust store; the certificate and its root
+are valid at the given time; key usage allows digital signatures; the PKCS#1 v1.5 SHA-256 signature
+over the challenge verifies with the certificate's key; the certificate is not revoked (when its root
+has a revocation source). The result carries a stable code, the certificate serial and its issuer
+(RFC 4514) for the registry's card link.
+
+Real cards: put the J-LIS root certificates ("JPKI for user authentication" CA certificates, PEM or
+DER; files ``*.pem``, ``*.crt``, ``*.cer`` or ``*.der``) into ``<jpki_dir>/trusted-roots/``
+(``var/jpki/trusted-roots/`` by default, ``$ELIGSIM_JPKI_DIR/trusted-roots/`` when set), or pass any
+directory to ``TrustStore.add_roots_from_dir``. Their certificates then verify like simulated ones, with
+``revocation_status="not_checked"`` since J-LIS answers revocation queries only to authorised
+verifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from card_reader.authority import AUTH, GENERATIONS, Authority
+from card_reader.revocation import (
+    CrlChecker,
+    OcspChecker,
+    RevocationChecker,
+    RevocationUnknown,
+)
+
+TRUSTED_ROOTS_DIR = "trusted-roots"
+CHECKED, NOT_CHECKED = "checked", "not_checked"
+_ROOT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
+
+
+class ResultCode(StrEnum):
+    OK = "OK"
+    CERT_UNTRUSTED = "CERT_UNTRUSTED"
+    CERT_EXPIRED = "CERT_EXPIRED"
+    CERT_NOT_YET_VALID = "CERT_NOT_YET_VALID"
+    CERT_REVOKED = "CERT_REVOKED"
+    CERT_KEY_USAGE = "CERT_KEY_USAGE"
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    REVOCATION_UNKNOWN = "REVOCATION_UNKNOWN"
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    code: ResultCode
+    message: str
+    serial: int | None = None
+    issuer: str | None = None
+    revocation_status: str = NOT_CHECKED
+
+    @property
+    def ok(self) -> bool:
+        return self.code is ResultCode.OK
+
+
+@dataclass(frozen=True)
+class _Root:
+    certificate: x509.Certificate
+    public_key: rsa.RSAPublicKey
+    checker: RevocationChecker | None
+
+
+def _key_identifier(certificate: x509.Certificate, kind: type) -> bytes | None:
+    try:
+        value = certificate.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    return value.key_identifier if kind is x509.AuthorityKeyIdentifier else value.digest
+
+
+class TrustStore:
+    """Trusted roots (parsed once), each with an optional revocation checker."""
+
+    def __init__(self) -> None:
+        self._roots: dict[x509.Name, list[_Root]] = {}
+
+    def add_root(
+        self, certificate: x509.Certificate, checker: RevocationChecker | None = None
+    ) -> None:
+        public_key = certificate.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise ValueError(f"root {certificate.subject.rfc4514_string()} has no RSA key")
+        self._roots.setdefault(certificate.subject, []).append(
+            _Root(certificate, public_key, checker)
+        )
+
+    def add_roots_from_dir(self, directory: Path) -> int:
+        """Trust every certificate in ``directory`` (PEM, possibly several a file, or DER); count."""
+        added = 0
+        for path in sorted(Path(directory).iterdir()):
+            if path.suffix.lower() not in _ROOT_SUFFIXES:
+                continue
+            data = path.read_bytes()
+            if b"-----BEGIN CERTIFICATE-----" in data:
+                certificates = x509.load_pem_x509_certificates(data)
+            else:
+                certificates = [x509.load_der_x509_certificate(data)]
+            for certificate in certificates:
+                self.add_root(certificate)
+                added += 1
+        return added
+
+    @classmethod
+    def for_authority(cls, authority: Authority, revocation: str | None = "crl") -> TrustStore:
+        """The simulated user-authentication roots (CRL, OCSP or no revocation checking), plus any
+        real roots found in ``<authority dir>/trusted-roots/``."""
+        store = cls()
+        for generation in GENERATIONS:
+            ca = authority.ca(generation, AUTH)
+            checker: RevocationChecker | None = None
+            if revocation == "crl":
+                checker = CrlChecker(ca.crl_der)
+            elif revocation == "ocsp":
+                checker = OcspChecker(authority.ocsp_respond)
+            store.add_root(ca.certificate, checker)
+        extra = authority.directory / TRUSTED_ROOTS_DIR
+        if extra.is_dir():
+            store.add_roots_from_dir(extra)
+        return store
+
+    def _root_for(self, certificate: x509.Certificate) -> _Root | None:
+        candidates = self._roots.get(certificate.issuer, ())
+        if len(candidates) > 1:  # generations may share a name: prefer the matching key identifier
+            key_id = _key_identifier(certificate, x509.AuthorityKeyIdentifier)
+            candidates = sorted(
+                candidates,
+                key=lambda r: _key_identifier(r.certificate, x509.SubjectKeyIdentifier) != key_id,
+            )
+        for root in candidates:
+            algorithm = certificate.signature_hash_algorithm
+            if algorithm is None:
+                return None
+            try:
+                root.public_key.verify(
+                    certificate.signature,
+                    certificate.tbs_certificate_bytes,
+                    padding.PKCS1v15(),
+                    algorithm,
+                )
+            except InvalidSignature:
+                continue
+            return root
+        return None
+
+    def verify(
+        self,
+        certificate_der: bytes,
+        signature: bytes,
+        challenge: bytes,
+        at: datetime | None = None,
+    ) -> VerificationResult:
+        """Verify a card's certificate (DER) and its signature over ``challenge`` at time ``at``."""
+        at = at or datetime.now(UTC)
+        try:
+            certificate = x509.load_der_x509_certificate(certificate_der)
+            serial, issuer = certificate.serial_number, certificate.issuer.rfc4514_string()
+        except ValueError as exc:
+            return VerificationResult(ResultCode.CERT_UNTRUSTED, f"not a certificate: {exc}")
+
+        def result(code: ResultCode, message: str, status: str = NOT_CHECKED) -> VerificationResult:
+            return VerificationResult(code, message, serial, issuer, status)
+
+        root = self._root_for(certificate)
+        if root is None:
+            return result(ResultCode.CERT_UNTRUSTED, f"no trusted root signed it (issuer {issuer})")
+        for which, cert in (("certificate", certificate), ("root", root.certificate)):
+            if at < cert.not_valid_before_utc:
+                return result(
+                    ResultCode.CERT_NOT_YET_VALID, f"{which} valid from {cert.not_valid_before_utc}"
+                )
+            if at > cert.not_valid_after_utc:
+                return result(
+                    ResultCode.CERT_EXPIRED, f"{which} expired on {cert.not_valid_after_utc}"
+                )
+        try:
+            usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+            signs = usage.digital_signature
+        except x509.ExtensionNotFound:
+            signs = False
+        public_key = certificate.public_key()
+        if not signs or not isinstance(public_key, rsa.RSAPublicKey):
+            return result(ResultCode.CERT_KEY_USAGE, "key usage does not allow digital signatures")
+        try:
+            public_key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return result(
+                ResultCode.SIGNATURE_INVALID, "the signature over the challenge is invalid"
+            )
+        if root.checker is None:
+            return result(ResultCode.OK, "verified; revocation not checked (no source configured)")
+        try:
+            revoked = root.checker.is_revoked(certificate, root.certificate, at)
+        except RevocationUnknown as exc:
+            return result(ResultCode.REVOCATION_UNKNOWN, f"revocation status unknown: {exc}")
+        if revoked:
+            return result(ResultCode.CERT_REVOKED, "the certificate is revoked", CHECKED)
+        return result(ResultCode.OK, "verified", CHECKED)
