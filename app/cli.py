@@ -25,3 +25,14 @@ def main() -> None:
 
 
 main.add_command(registry)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the HTTP API with gunicorn."""
+    from app.serve import serve as run
+
+    run(host, port, workers)

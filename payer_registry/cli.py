@@ -42,13 +42,20 @@ def init() -> None:
 @click.option("--persons", default=10_000, show_default=True, type=click.IntRange(1, 10_000_000))
 @click.option("--seed", default=1, show_default=True, help="Same seed, same population.")
 @click.option("--reset", is_flag=True, help="Delete every person first.")
-def seed(persons: int, seed: int, reset: bool) -> None:
+@click.option("--if-empty", is_flag=True, help="Do nothing when the registry already has persons.")
+def seed(persons: int, seed: int, reset: bool, if_empty: bool) -> None:
     """Create a synthetic population with histories."""
     from payer_registry.seeding import RegistryNotEmpty, seed_population
 
     reg = open_registry()
     if reset:
         clear_registry(reg)
+    elif if_empty:
+        with reg.connect() as conn:
+            existing = counts(conn)["persons"]
+        if existing:
+            click.echo(f"registry already holds {existing:,} persons; leaving it as it is")
+            return
     with click.progressbar(length=persons, label="seeding persons", file=sys.stderr) as bar:
         try:
             summary = seed_population(reg, persons, seed, progress=bar.update)
