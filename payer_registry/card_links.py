@@ -9,6 +9,7 @@ import datetime as dt
 
 from sqlalchemy import Connection, select, update
 
+from payer_registry.clock import now_utc
 from payer_registry.models import CardLink
 from payer_registry.repository import PersonRow, find_person, get_person
 
@@ -43,7 +44,7 @@ def link_card(
             person_id=person.id,
             cert_issuer=cert_issuer,
             cert_serial=serial_text(cert_serial),
-            linked_at=at or dt.datetime.now(dt.UTC),
+            linked_at=at or now_utc(),
         )
     )
 
@@ -60,7 +61,7 @@ def unlink_card(
     conn.execute(
         update(card_links)
         .where(card_links.c.id == link_id)
-        .values(ended_at=at or dt.datetime.now(dt.UTC), end_reason=reason)
+        .values(ended_at=at or now_utc(), end_reason=reason)
     )
 
 

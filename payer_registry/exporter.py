@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, select
 
+from payer_registry.clock import as_utc
 from payer_registry.models import RECORD_SECTIONS, Insurer, Person
 from payer_registry.records import PERSON_RECORD
 from payer_registry.writer import PERSON_FIELDS
@@ -74,13 +75,10 @@ def _section(conn: Connection, name: str, person_ids: list[int]) -> dict[int, li
     for row in conn.execute(stmt):
         values = row._asdict()
         grouped[values["person_id"]].append(
-            {k: _aware(v) for k, v in values.items() if k not in _INTERNAL}
+            {k: _utc(v) for k, v in values.items() if k not in _INTERNAL}
         )
     return grouped
 
 
-def _aware(value):
-    """SQLite hands back naive datetimes; the registry stores UTC."""
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
+def _utc(value):
+    return as_utc(value) if isinstance(value, dt.datetime) else value

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import payer_registry.access.models  # noqa: F401  (registers the access tables)
 from payer_registry.models import Base
 
 connection = context.config.attributes["connection"]

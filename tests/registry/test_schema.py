@@ -3,6 +3,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import payer_registry.access.models  # noqa: F401  (the access tables are part of the schema)
 from payer_registry.models import Base
 
 

@@ -1,0 +1,112 @@
+"""Tables of the access layer (same metadata as the registry, so one migration history)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from payer_registry.models import Base
+
+
+class Institution(Base):
+    """A medical institution or pharmacy (医療機関・薬局); ``offered`` lists the consent categories its
+    readers offer."""
+
+    __tablename__ = "institutions"
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    offered: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Base):
+    """A bearer key, stored as its SHA-256 digest; ``prefix`` finds the row without the secret."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(12), unique=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(12))
+    institution_code: Mapped[str | None] = mapped_column(ForeignKey("institutions.code"))
+    payer_name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReaderKey(Base):
+    """A face-recognition reader's attestation key, registered by its institution (SPEC §5)."""
+
+    __tablename__ = "reader_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    public_key_pem: Mapped[str] = mapped_column(Text)
+
+
+class CardSession(Base):
+    """A single-use server challenge handed to a reader."""
+
+    __tablename__ = "card_sessions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    institution_code: Mapped[str | None] = mapped_column(ForeignKey("institutions.code"))
+    purpose: Mapped[str] = mapped_column(String(10))
+    challenge: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Visit(Base):
+    """One confirmed card verification at an institution (受付): the anchor of its consents."""
+
+    __tablename__ = "visits"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(4))
+    staff_id: Mapped[str | None] = mapped_column(String(40))
+    confirmed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Consent(Base):
+    """A patient's consent for one category at one institution, from one verification."""
+
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
+    category: Mapped[str] = mapped_column(String(20))
+    consented_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    available_until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Append-only: each entry's ``digest`` covers its content and the previous entry's digest."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(40))
+    institution_code: Mapped[str | None] = mapped_column(String(10), index=True)
+    staff_id: Mapped[str | None] = mapped_column(String(40))
+    person_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    action: Mapped[str] = mapped_column(String(30))
+    category: Mapped[str | None] = mapped_column(String(20))
+    visit_id: Mapped[str | None] = mapped_column(String(36))
+    consent_id: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(40))
+    previous_digest: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the newest sequence number and digest. Updating it first serialises appends."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
