@@ -68,6 +68,29 @@ class _Root:
     certificate: x509.Certificate
     public_key: rsa.RSAPublicKey
     checker: RevocationChecker | None
+    subject: str  # RFC 4514, computed once
+
+
+def _tlv_end(der: bytes, i: int) -> tuple[int, int]:
+    """(start of the value, end of the TLV) for the DER element at ``i`` (one-byte tags)."""
+    length = der[i + 1]
+    start = i + 2
+    if length & 0x80:
+        count = length & 0x7F
+        length = int.from_bytes(der[start : start + count], "big")
+        start += count
+    return start, start + length
+
+
+def _issuer_der(tbs: bytes) -> bytes:
+    """The issuer Name's DER inside a TBSCertificate, found without building Python ``Name``s:
+    SEQUENCE { [0] version, serial, signature algorithm, issuer, ... }."""
+    i, _ = _tlv_end(tbs, 0)
+    if tbs[i] == 0xA0:  # explicit version
+        i = _tlv_end(tbs, i)[1]
+    i = _tlv_end(tbs, i)[1]  # serial number
+    i = _tlv_end(tbs, i)[1]  # signature algorithm
+    return tbs[i : _tlv_end(tbs, i)[1]]
 
 
 def _key_identifier(certificate: x509.Certificate, kind: type) -> bytes | None:
@@ -82,7 +105,7 @@ class TrustStore:
     """Trusted roots (parsed once), each with an optional revocation checker."""
 
     def __init__(self) -> None:
-        self._roots: dict[x509.Name, list[_Root]] = {}
+        self._roots: dict[bytes, list[_Root]] = {}  # by the DER of the subject name
 
     def add_root(
         self, certificate: x509.Certificate, checker: RevocationChecker | None = None
@@ -90,9 +113,8 @@ class TrustStore:
         public_key = certificate.public_key()
         if not isinstance(public_key, rsa.RSAPublicKey):
             raise ValueError(f"root {certificate.subject.rfc4514_string()} has no RSA key")
-        self._roots.setdefault(certificate.subject, []).append(
-            _Root(certificate, public_key, checker)
-        )
+        root = _Root(certificate, public_key, checker, certificate.subject.rfc4514_string())
+        self._roots.setdefault(certificate.subject.public_bytes(), []).append(root)
 
     def add_roots_from_dir(self, directory: Path) -> int:
         """Trust every certificate in ``directory`` (PEM, possibly several a file, or DER); count."""
@@ -129,7 +151,10 @@ class TrustStore:
         return store
 
     def _root_for(self, certificate: x509.Certificate) -> _Root | None:
-        candidates = self._roots.get(certificate.issuer, ())
+        try:
+            candidates = self._roots.get(_issuer_der(certificate.tbs_certificate_bytes), [])
+        except IndexError:
+            return None
         if len(candidates) > 1:  # generations may share a name: prefer the matching key identifier
             key_id = _key_identifier(certificate, x509.AuthorityKeyIdentifier)
             candidates = sorted(
@@ -163,16 +188,19 @@ class TrustStore:
         at = at or datetime.now(UTC)
         try:
             certificate = x509.load_der_x509_certificate(certificate_der)
-            serial, issuer = certificate.serial_number, certificate.issuer.rfc4514_string()
+            serial = certificate.serial_number
         except ValueError as exc:
             return VerificationResult(ResultCode.CERT_UNTRUSTED, f"not a certificate: {exc}")
+        root = self._root_for(certificate)
+        if root is None:
+            issuer = certificate.issuer.rfc4514_string()
+            message = f"no trusted root signed it (issuer {issuer})"
+            return VerificationResult(ResultCode.CERT_UNTRUSTED, message, serial, issuer)
+        issuer = root.subject  # the certificate's issuer name is byte for byte the root's subject
 
         def result(code: ResultCode, message: str, status: str = NOT_CHECKED) -> VerificationResult:
             return VerificationResult(code, message, serial, issuer, status)
 
-        root = self._root_for(certificate)
-        if root is None:
-            return result(ResultCode.CERT_UNTRUSTED, f"no trusted root signed it (issuer {issuer})")
         for which, cert in (("certificate", certificate), ("root", root.certificate)):
             if at < cert.not_valid_before_utc:
                 return result(
