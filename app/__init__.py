@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
-        MAX_CONTENT_LENGTH=1 << 20,
+        MAX_CONTENT_LENGTH=4 << 20,
         **overrides,
     )
     extensions.register_registry(app, settings)
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 
 
 def register_blueprints(api) -> None:
-    from app.health import blueprint as health
+    from app import eligibility_checks, health, visits
 
-    api.register_blueprint(health)
+    for module in (health, eligibility_checks, visits):
+        api.register_blueprint(module.blueprint)

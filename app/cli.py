@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from payer_registry.access.cli import audit_group, institution, payer
 from payer_registry.cli import registry
 from payer_registry.db import RegistryUnavailable
+from payer_registry.settings import SettingsError
 
 
 class FriendlyGroup(click.Group):
@@ -14,7 +16,7 @@ class FriendlyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except RegistryUnavailable as error:
+        except (RegistryUnavailable, SettingsError) as error:
             raise click.ClickException(str(error)) from None
 
 
@@ -24,7 +26,8 @@ def main() -> None:
     """Simulator of Japan's online eligibility verification (オンライン資格確認)."""
 
 
-main.add_command(registry)
+for group in (registry, institution, payer, audit_group):
+    main.add_command(group)
 
 
 @main.command()

@@ -12,12 +12,38 @@ from payer_registry.db import RegistryUnavailable
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """An error with a stable machine-readable code."""
+# Every stable error code, its HTTP status and meaning; served in the OpenAPI document.
+ERROR_CODES = {
+    "VALIDATION_FAILED": (
+        422,
+        "the request body or query failed validation; details lists each field",
+    ),
+    "BAD_REQUEST": (400, "the request could not be read (e.g. not JSON)"),
+    "AUTH_REQUIRED": (401, "no API key was sent"),
+    "AUTH_INVALID": (401, "the API key is unknown or revoked"),
+    "AUTH_WRONG_KIND": (403, "the key belongs to another kind of client (institution or payer)"),
+    "NOT_FOUND": (404, "no such resource, or not yours to see"),
+    "METHOD_NOT_ALLOWED": (405, "the path does not take this method"),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "send the body as application/json"),
+    "REQUEST_ENTITY_TOO_LARGE": (413, "the body is larger than the service accepts"),
+    "TOO_MANY_REQUESTS": (429, "the key's rate limit is exceeded; retry later"),
+    "CONSENT_REQUIRED": (
+        403,
+        "the patient has not consented to show this category to this institution",
+    ),
+    "CONSENT_EXPIRED": (403, "the consent has expired; verify the card again to renew it"),
+    "REGISTRY_UNAVAILABLE": (503, "the registry database cannot be reached"),
+    "INTERNAL_ERROR": (500, "an unexpected error; it was logged"),
+}
 
-    def __init__(self, status: int, code: str, message: str, details: dict | None = None) -> None:
+
+class ApiError(Exception):
+    """An error with a stable machine-readable code from ``ERROR_CODES`` (which sets its status)."""
+
+    def __init__(self, code: str, message: str, details: dict | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details or {}
+        self.status = ERROR_CODES[code][0]
+        self.code, self.message, self.details = code, message, details or {}
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None):

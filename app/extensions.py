@@ -5,8 +5,14 @@ from __future__ import annotations
 from flask import Flask, current_app
 from flask_smorest import Api
 
+from app.errors import ERROR_CODES
+from app.schemas import ErrorSchema
 from payer_registry.db import Registry
 from payer_registry.settings import Settings
+
+
+class EligsimApi(Api):
+    ERROR_SCHEMA = ErrorSchema
 
 
 def register_registry(app: Flask, settings: Settings) -> None:
@@ -16,7 +22,21 @@ def register_registry(app: Flask, settings: Settings) -> None:
 
 
 def register_api(app: Flask) -> Api:
-    return Api(app)
+    codes = "\n".join(
+        f"- `{code}` ({status}): {meaning}" for code, (status, meaning) in ERROR_CODES.items()
+    )
+    app.config["API_SPEC_OPTIONS"] = {
+        "info": {
+            "description": (
+                "Front-desk API of the online eligibility verification simulator.\n\n"
+                'Every error has one shape: `{"error": {"code", "message", "details"}}`. '
+                f"Stable codes:\n\n{codes}"
+            )
+        },
+        "security": [{"bearerAuth": []}],
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+    }
+    return EligsimApi(app)
 
 
 def registry() -> Registry:

@@ -17,6 +17,7 @@ class HealthSchema(Schema):
 
 
 @blueprint.route("/health")
+@blueprint.doc(security=[])
 @blueprint.response(200, HealthSchema)
 def health():
     """Answers when the service and its registry database are usable."""

@@ -13,7 +13,7 @@ from payer_registry.confirmation import confirm_person
 from payer_registry.db import Registry
 from payer_registry.eligibility import today_in_japan
 from payer_registry.identifiers import IdentifierError, parse_insured_number
-from payer_registry.presenting import confirmation_dict
+from payer_registry.presenting import confirmation_dict, jsonable
 from payer_registry.repository import counts, find_person
 from payer_registry.settings import load_settings
 from payer_registry.writer import clear_registry
@@ -125,7 +125,7 @@ def show(number: str, at) -> None:
         eligibility = confirm_person(conn, person.id, at.date() if at else today_in_japan())
     output = {
         "record": json.loads(exporter.to_json_line(record)),
-        "eligibility": confirmation_dict(eligibility),
+        "eligibility": jsonable(confirmation_dict(eligibility)),
     }
     click.echo(json.dumps(output, ensure_ascii=False, indent=2))
 

@@ -10,7 +10,7 @@ from payer_registry.identifiers import parse_insured_number
 
 
 def confirmation_dict(result: Confirmation) -> dict:
-    """The eligibility result with the fields and codes of SPEC §2 (dates as ISO text)."""
+    """The eligibility result with the fields and codes of SPEC §2."""
     person, qualification = result.person, result.qualification
     data: dict = {"validity": str(result.validity), "confirmed_on": result.at.isoformat()}
     if qualification is not None:
@@ -40,7 +40,7 @@ def confirmation_dict(result: Confirmation) -> dict:
             "birth_date": person.birth_date,
             "sex": person.sex,
         }
-    return jsonable(data)
+    return data
 
 
 def jsonable(value):

@@ -18,10 +18,28 @@ class Settings:
     consent_ttl_hours: float
     jpki_dir: Path
     secret_key: str | None
+    rate_limit: str
+    challenge_ttl_seconds: int
+    batch_result_ttl_hours: float
 
     @property
     def default_card_dir(self) -> Path:
         return self.var_dir / "cards"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the simulator cannot use."""
+
+
+def _number(env, name: str, default: str, kind: type = float):
+    text = env.get(name, default)
+    try:
+        value = kind(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, not {text}")
+    return value
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -32,7 +50,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         var_dir=var_dir,
         database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'registry.db'}",
         redis_url=env.get("REDIS_URL") or None,
-        consent_ttl_hours=float(env.get("ELIGSIM_CONSENT_TTL_HOURS", "24")),
+        consent_ttl_hours=_number(env, "ELIGSIM_CONSENT_TTL_HOURS", "24"),
         jpki_dir=Path(env.get("ELIGSIM_JPKI_DIR") or var_dir / "jpki"),
         secret_key=env.get("SECRET_KEY") or None,
+        rate_limit=env.get("ELIGSIM_RATE_LIMIT", "1200 per minute"),
+        challenge_ttl_seconds=_number(env, "ELIGSIM_CHALLENGE_TTL_SECONDS", "120", int),
+        batch_result_ttl_hours=_number(env, "ELIGSIM_BATCH_RESULT_TTL_HOURS", "72"),
     )

@@ -96,3 +96,20 @@ def consents_of_person(conn: Connection, person_id: int) -> list[dict]:
         }
         for row in conn.execute(stmt)
     ]
+
+
+def consents_of_visit(conn: Connection, visit_id: str) -> list[dict]:
+    stmt = (
+        select(consents.c.category, consents.c.consented_at, consents.c.available_until)
+        .where(consents.c.visit_id == visit_id)
+        .order_by(consents.c.id)
+    )
+    return [_with_utc(row._asdict()) for row in conn.execute(stmt)]
+
+
+def _with_utc(row: dict) -> dict:
+    return {
+        **row,
+        "consented_at": as_utc(row["consented_at"]),
+        "available_until": as_utc(row["available_until"]),
+    }

@@ -33,7 +33,9 @@ def open_session(
     conn: Connection, institution_code: str | None, purpose: str, ttl: dt.timedelta
 ) -> IssuedChallenge:
     """Issue a fresh random challenge; ``institution_code`` is None for the patient portal."""
-    issued = IssuedChallenge(str(uuid.uuid4()), secrets.token_bytes(CHALLENGE_BYTES), now_utc() + ttl)
+    issued = IssuedChallenge(
+        str(uuid.uuid4()), secrets.token_bytes(CHALLENGE_BYTES), now_utc() + ttl
+    )
     conn.execute(
         card_sessions.insert().values(
             id=issued.session_id,

@@ -1,0 +1,44 @@
+"""Bearer API keys: institutions for the front-desk endpoints, payers for theirs."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, request
+
+from app.errors import ApiError
+from app.extensions import registry
+from payer_registry.access.keys import Principal, authenticate
+
+
+def bearer_key() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+
+
+def authenticated(kind: str):
+    """Require a valid key of ``kind`` ("institution" or "payer"); the principal goes to ``g``."""
+
+    def decorate(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            g.principal = current_principal(kind)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def current_principal(kind: str) -> Principal:
+    key = bearer_key()
+    if key is None:
+        raise ApiError("AUTH_REQUIRED", "send an API key as 'Authorization: Bearer KEY'")
+    with registry().connect() as conn:
+        principal = authenticate(conn, key)
+    if principal is None:
+        raise ApiError("AUTH_INVALID", "the API key is not valid")
+    if principal.kind != kind:
+        raise ApiError("AUTH_WRONG_KIND", f"this endpoint takes an {kind} key")
+    return principal

@@ -1,0 +1,111 @@
+"""Eligibility by insurance-card numbers: eligibility only, the limit certificate under consent."""
+
+import pytest
+
+from payer_registry.access.audit import verify_chain
+from tests.api.conftest import bearer
+
+CHECK = {
+    "insurer_number": "06139992",
+    "symbol": "12-34",
+    "number": "5678",
+    "branch": "01",
+    "birth_date": "1980-05-01",
+    "confirmation_date": "2024-09-01",
+}
+
+
+def post_check(client, key, **changes):
+    return client.post("/api/v1/eligibility-checks", json={**CHECK, **changes}, headers=bearer(key))
+
+
+def test_valid_person_without_consent_sees_no_limit_certificate(client, keys, person):
+    response = post_check(client, keys["clinic"])
+    assert response.status_code == 200
+    eligibility = response.get_json()["eligibility"]
+    assert eligibility["validity"] == "valid"
+    assert eligibility["copay_ratio"] == 30
+    assert eligibility["branch"] == "01"
+    assert eligibility["insurer_name"] == "霞が関健康保険組合"
+    assert "limit_certificate" not in eligibility
+    assert "specific_diseases" not in eligibility
+
+
+def test_limit_certificate_with_recorded_consent(client, keys, person):
+    response = post_check(client, keys["clinic"], limit_certificate_consent=True)
+    limit = response.get_json()["eligibility"]["limit_certificate"]
+    assert (limit["bracket_code"], limit["bracket_label"]) == ("A03", "ウ")
+
+
+def test_wrong_birth_date_finds_nobody(client, keys, person):
+    response = post_check(client, keys["clinic"], birth_date="1980-05-02")
+    assert response.get_json()["eligibility"] == {
+        "validity": "not_found",
+        "confirmed_on": "2024-09-01",
+    }
+
+
+def test_every_check_is_audited(client, keys, person, registry):
+    post_check(client, keys["clinic"])
+    post_check(client, keys["pharmacy"], number="9999")
+    with registry.connect() as conn:
+        report = verify_chain(conn)
+    assert (report.entries, report.intact) == (2, True)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, "AUTH_REQUIRED"),
+        ({"Authorization": "Bearer esk_nothing_here"}, 401, "AUTH_INVALID"),
+        ({"Authorization": "Basic abc"}, 401, "AUTH_REQUIRED"),
+    ],
+)
+def test_missing_or_wrong_keys(client, keys, headers, status, code):
+    response = client.post("/api/v1/eligibility-checks", json=CHECK, headers=headers)
+    assert response.status_code == status
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_payer_key_is_the_wrong_kind(client, keys):
+    response = post_check(client, keys["payer"])
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "AUTH_WRONG_KIND"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"insurer_number": "06139993"}, "insurer_number"),
+        ({"branch": "1"}, "branch"),
+        ({"birth_date": "1980-02-30"}, "birth_date"),
+        ({"my_number": "123456789012"}, "my_number"),
+        ({"number": ""}, "number"),
+    ],
+)
+def test_bad_input_is_422_with_the_field(client, keys, changes, field):
+    response = post_check(client, keys["clinic"], **changes)
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "VALIDATION_FAILED"
+    assert field in error["details"]["json"]
+
+
+def test_body_that_is_not_json(client, keys):
+    response = client.post(
+        "/api/v1/eligibility-checks",
+        data="not json",
+        headers={**bearer(keys["clinic"]), "Content-Type": "application/json"},
+    )
+    assert response.status_code in (400, 422)
+    assert "error" in response.get_json()
+
+
+def test_oversized_body_is_refused(client, keys):
+    response = client.post(
+        "/api/v1/eligibility-checks",
+        data="x" * (5 << 20),
+        headers={**bearer(keys["clinic"]), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "REQUEST_ENTITY_TOO_LARGE"
