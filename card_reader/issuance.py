@@ -79,23 +79,24 @@ def auth_certificate(state: CardState) -> x509.Certificate:
     return x509.load_pem_x509_certificate(state.auth.cert_pem.encode())
 
 
-def _revoke_all(authority: Authority, state: CardState, reason: x509.ReasonFlags) -> None:
-    for slot in (state.auth, state.sign):
-        if slot is not None:
-            authority.revoke(x509.load_pem_x509_certificate(slot.cert_pem.encode()), reason)
-
-
 def renew_card(
     authority: Authority,
     state: CardState,
     generation: str = CURRENT_GENERATION,
     now: datetime | None = None,
 ) -> CardState:
-    """New keys and certificates (new serials) on the same card; the old certificates are revoked."""
+    """New keys and certificates (new serials) on the same card, PINs kept. The caller revokes the
+    old certificates (``revoke_card(..., superseded)``) once the new state is safely stored."""
     auth, sign = _new_slots(authority, state.surface, state.sign is not None, generation, now)
-    _revoke_all(authority, state, x509.ReasonFlags.superseded)
     return replace(state, auth=auth, sign=sign)
 
 
-def revoke_card(authority: Authority, state: CardState) -> None:
-    _revoke_all(authority, state, x509.ReasonFlags.cessation_of_operation)
+def revoke_card(
+    authority: Authority,
+    state: CardState,
+    reason: x509.ReasonFlags = x509.ReasonFlags.cessation_of_operation,
+) -> None:
+    """Revoke the card's authentication and signature certificates."""
+    for slot in (state.auth, state.sign):
+        if slot is not None:
+            authority.revoke(x509.load_pem_x509_certificate(slot.cert_pem.encode()), reason)

@@ -136,3 +136,8 @@ class VirtualCardServer:
                 self._present.clear()
                 return
             _send(sock, response)
+
+
+def reader_name(port: int = DEFAULT_PORT) -> str:
+    """The reader pcscd shows for a vpcd port: slot 0 listens on 35963, slot 1 on 35964."""
+    return f"Virtual PCD 00 {port - DEFAULT_PORT:02d}"

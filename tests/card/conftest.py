@@ -4,6 +4,9 @@ generation is the slow part); every test gets its own copy of the card file."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +20,8 @@ from card_reader.surface import SurfaceAttributes
 from card_reader.transport import InProcessTransport
 from card_reader.verify import TrustStore
 from card_reader.virtual_card import VirtualCard
+from card_reader.vpcd import VirtualCardServer, reader_name
+from tests.conftest import require_service
 
 PIN = "1234"
 SIGNATURE_PIN = "ABC123"
@@ -55,3 +60,63 @@ def client(card: VirtualCard) -> JpkiClient:
 @pytest.fixture
 def store(authority: Authority) -> TrustStore:
     return TrustStore.for_authority(authority)
+
+
+# -- a real pcscd with the vpcd virtual reader ------------------------------------------------------
+
+VPCD_PORT = 35963
+PRESENCE_TIMEOUT = 5.0
+
+
+def _vpcd_listed() -> bool:
+    from card_reader import pcsc
+    from card_reader.errors import NoPcscService
+
+    try:
+        return reader_name(VPCD_PORT) in pcsc.list_readers()
+    except NoPcscService:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pcscd() -> Iterator[str]:
+    """The vpcd reader's name, with pcscd running: started here (``pcscd -f``) when it is not, and
+    stopped at the end. Under CI=true a missing pcscd fails the run; elsewhere the tests skip."""
+    try:
+        import card_reader.pcsc  # noqa: F401  (pyscard must be importable)
+    except ImportError as error:
+        require_service("pyscard", str(error))
+    started = None
+    if not _vpcd_listed():
+        if shutil.which("pcscd") is None:
+            require_service("pcscd", "not installed (apt-get install pcscd vsmartcard-vpcd)")
+        started = subprocess.Popen(
+            ["pcscd", "-f"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while not _vpcd_listed() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not _vpcd_listed():
+            started.terminate()
+            require_service("pcscd", f"no reader {reader_name(VPCD_PORT)!r} within 10 s")
+    yield reader_name(VPCD_PORT)
+    if started is not None:
+        started.terminate()
+        started.wait(timeout=5)
+
+
+@pytest.fixture
+def served(pcscd: str, card: VirtualCard) -> Iterator[VirtualCardServer]:
+    """The test's card inserted into the vpcd reader; removed (and seen removed) afterwards."""
+    from card_reader import pcsc
+
+    server = VirtualCardServer(card, port=VPCD_PORT).start()
+    try:
+        pcsc.wait_for_card(pcscd, timeout=PRESENCE_TIMEOUT)
+        yield server
+    finally:
+        server.stop()
+        pcsc.wait_for_card(pcscd, present=False, timeout=PRESENCE_TIMEOUT)

@@ -1,0 +1,274 @@
+"""``eligsim card ...``: issue, renew and revoke virtual cards; read and bench cards in any reader.
+
+Every failure is one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import click
+from cryptography import x509
+
+from card_reader.authority import CURRENT_GENERATION, GENERATIONS, Authority
+from card_reader.bench import run_bench
+from card_reader.card_file import load_card, save_card
+from card_reader.errors import CardError
+from card_reader.issuance import auth_certificate, check_pins, issue_card, renew_card, revoke_card
+from card_reader.jpki import JpkiClient
+from card_reader.surface import SurfaceAttributes
+from card_reader.transport import InProcessTransport, Transport
+from card_reader.virtual_card import Faults, VirtualCard
+from card_reader.vpcd import DEFAULT_PORT, VirtualCardServer, reader_name
+from payer_registry.card_links import CardLinkError, link_card, person_for_card, unlink_card
+from payer_registry.db import Registry, RegistryUnavailable
+from payer_registry.repository import find_person, person_qualifications
+from payer_registry.settings import load_settings
+
+CARD_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+class _CardGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CardError as error:
+            raise click.ClickException(f"{error} [{error.code}]") from None
+        except (CardLinkError, RegistryUnavailable) as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=_CardGroup)
+def card() -> None:
+    """My Number Cards (マイナンバーカード): virtual cards, PC/SC readers, bench."""
+
+
+def _describe(cert: x509.Certificate) -> list[str]:
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    uses = [name for name in ("digital_signature", "content_commitment") if getattr(usage, name)]
+    return [
+        f"serial:      {cert.serial_number:X}",
+        f"issuer:      {cert.issuer.rfc4514_string()}",
+        f"subject:     {cert.subject.rfc4514_string()}",
+        f"valid:       {cert.not_valid_before_utc:%Y-%m-%d %H:%M} to "
+        f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+        f"key usage:   {', '.join(uses) or 'none'}",
+    ]
+
+
+def _echo_certificate(cert: x509.Certificate) -> None:
+    for line in _describe(cert):
+        click.echo(line)
+
+
+def _open(reader: str | None, virtual: Path | None) -> Transport:
+    if virtual is not None:
+        return InProcessTransport(VirtualCard.load(virtual), f"in-process virtual card {virtual}")
+    from card_reader import pcsc
+
+    return pcsc.connect(reader)
+
+
+def _issuer_serial(cert: x509.Certificate) -> tuple[str, int]:
+    return cert.issuer.rfc4514_string(), cert.serial_number
+
+
+@card.command()
+@click.argument("number")
+@click.option("--pin", required=True, help="4-digit PIN (authentication and card-surface AP).")
+@click.option(
+    "--signature-pin",
+    help="6-16 characters A-Z 0-9; without it the card holds no signature certificate.",
+)
+@click.option(
+    "--generation", type=click.Choice(GENERATIONS), default=CURRENT_GENERATION, show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Card file to write [default: <var>/cards/<number>.card].",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing card file.")
+def issue(
+    number: str,
+    pin: str,
+    signature_pin: str | None,
+    generation: str,
+    out: Path | None,
+    force: bool,
+) -> None:
+    """Issue a virtual card to the person with individualized insured number NUMBER and link its
+    certificate to them (the Individual Number is never used)."""
+    settings = load_settings()
+    out = out or settings.default_card_dir / (re.sub(r"[^0-9A-Za-z-]", "_", number) + ".card")
+    if out.exists() and not force:
+        raise click.ClickException(f"{out} exists (use --force to overwrite it)")
+    check_pins(pin, signature_pin)
+    authority = Authority(settings.jpki_dir)
+    with Registry.from_settings(settings).begin() as conn:
+        person = find_person(conn, number)
+        if person is None:
+            raise click.ClickException(f"no insured person with number {number}")
+        holder = SurfaceAttributes(person.name, person.address, person.birth_date, person.sex)
+        state = issue_card(authority, holder, pin, signature_pin, generation=generation)
+        cert = auth_certificate(state)
+        link_card(conn, number, *_issuer_serial(cert))
+        save_card(out, state)
+    click.echo(f"card:        {out}")
+    _echo_certificate(cert)
+
+
+@card.command()
+@click.argument("card_file", type=CARD_FILE)
+@click.option(
+    "--generation", type=click.Choice(GENERATIONS), default=CURRENT_GENERATION, show_default=True
+)
+def renew(card_file: Path, generation: str) -> None:
+    """Renew CARD_FILE's certificates: new keys and serials, re-linked; the old ones are revoked."""
+    settings = load_settings()
+    authority = Authority(settings.jpki_dir)
+    state = load_card(card_file)
+    old = _issuer_serial(auth_certificate(state))
+    with Registry.from_settings(settings).begin() as conn:
+        person = person_for_card(conn, *old)
+        if person is None:
+            raise click.ClickException(f"{card_file}: its certificate is not linked to anyone")
+        held = person_qualifications(conn, [person.id])
+        number = next((q for q in held if q.lost_on is None), held[0]).insured_number
+        renewed = renew_card(authority, state, generation)
+        cert = auth_certificate(renewed)
+        unlink_card(conn, *old, reason="renewed")
+        link_card(conn, number, *_issuer_serial(cert))
+        revoke_card(authority, state, x509.ReasonFlags.superseded)
+        save_card(card_file, renewed)
+    click.echo(f"renewed {card_file}; old serial {old[1]:X} revoked")
+    _echo_certificate(cert)
+
+
+@card.command()
+@click.argument("card_file", type=CARD_FILE)
+def revoke(card_file: Path) -> None:
+    """Revoke CARD_FILE's certificates (CRL and OCSP say so) and end its registry link."""
+    settings = load_settings()
+    state = load_card(card_file)
+    issuer, serial = _issuer_serial(auth_certificate(state))
+    with Registry.from_settings(settings).begin() as conn:
+        linked = person_for_card(conn, issuer, serial) is not None
+        if linked:
+            unlink_card(conn, issuer, serial, reason="revoked")
+        revoke_card(Authority(settings.jpki_dir), state)
+    click.echo(f"revoked serial {serial:X}" + ("; link ended" if linked else "; it was not linked"))
+
+
+@card.command("list-readers")
+def list_readers() -> None:
+    """List the PC/SC readers pcscd sees."""
+    from card_reader import pcsc
+
+    names = pcsc.list_readers()
+    for name in names:
+        click.echo(name)
+    if not names:
+        click.echo("no card reader connected", err=True)
+
+
+_READER = click.option("--reader", help="Reader name or prefix [default: first with a card].")
+_VIRTUAL = click.option(
+    "--virtual",
+    type=CARD_FILE,
+    help="Use this virtual card file in-process instead of a PC/SC reader.",
+)
+
+
+@card.command()
+@_READER
+@_VIRTUAL
+def read(reader: str | None, virtual: Path | None) -> None:
+    """Read the card: token, authentication certificate summary, PIN tries left (no PIN needed)."""
+    transport = _open(reader, virtual)
+    try:
+        client = JpkiClient(transport)
+        token = client.read_token()
+        cert = x509.load_der_x509_certificate(client.read_auth_certificate())
+        tries = client.auth_pin_tries_left()
+    finally:
+        transport.close()
+    click.echo(f"reader:      {transport.reader_name}")
+    click.echo(f"ATR:         {transport.atr.hex(' ').upper()}")
+    click.echo(f"token:       {token}")
+    _echo_certificate(cert)
+    click.echo(f"tries left:  {tries}" + (" (locked)" if tries == 0 else ""))
+
+
+@card.command()
+@_READER
+@_VIRTUAL
+@click.option("--pin", required=True, help="The card's 4-digit authentication PIN.")
+@click.option("--rounds", default=100, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench(reader: str | None, virtual: Path | None, pin: str, rounds: int, as_json: bool) -> None:
+    """Run select → read certificate → tries → verify PIN → sign ROUNDS times; print per-step median
+    and p95 (ms), error counts, ATR and reader."""
+    transport = _open(reader, virtual)
+    try:
+        with click.progressbar(length=rounds, label="bench", file=sys.stderr) as bar:
+            report = run_bench(transport, pin, rounds, on_round=lambda: bar.update(1))
+    finally:
+        transport.close()
+    summary = report.summary()
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        click.echo(f"reader: {summary['reader']}\nATR:    {summary['atr']}")
+        click.echo(
+            f"rounds: {summary['completed']}/{rounds}  errors: {summary['errors'] or 'none'}"
+        )
+        click.echo(f"{'step':<18}{'median ms':>10}{'p95 ms':>10}")
+        for name, stats in [*summary["steps_ms"].items(), ("total", summary["total_ms"])]:
+            median, p95 = (f"{v:.2f}" if v is not None else "-" for v in stats.values())
+            click.echo(f"{name:<18}{median:>10}{p95:>10}")
+    if report.stopped_by:
+        raise click.ClickException(f"bench stopped: {report.stopped_by}")
+
+
+@card.command("serve-virtual")
+@click.argument("card_file", type=CARD_FILE)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--latency-ms", default=0.0, type=click.FloatRange(0), help="Delay every APDU.")
+@click.option("--remove-after", type=click.IntRange(0), help="Pull the card after N APDUs.")
+@click.option("--wrong-sw-at", type=click.IntRange(1), help="Answer APDU number N with --wrong-sw.")
+@click.option("--wrong-sw", default="6F00", show_default=True, help="Status word (hex).")
+def serve_virtual(
+    card_file: Path,
+    port: int,
+    latency_ms: float,
+    remove_after: int | None,
+    wrong_sw_at: int | None,
+    wrong_sw: str,
+) -> None:
+    """Serve CARD_FILE to pcscd through the vpcd driver on 127.0.0.1 until Ctrl-C."""
+    try:
+        sw = int(wrong_sw, 16)
+    except ValueError:
+        raise click.BadParameter(
+            "a hex status word such as 6F00", param_hint="--wrong-sw"
+        ) from None
+    faults = Faults(latency_ms / 1000, remove_after, wrong_sw_at, sw)
+    server = VirtualCardServer(VirtualCard.load(card_file, faults), port=port).start()
+    click.echo(f"serving {card_file} as {reader_name(port)!r}; Ctrl-C to stop", err=True)
+    connected = None
+    try:
+        while True:
+            if server.connected != connected:
+                connected = server.connected
+                state = "card in the reader" if connected else f"waiting for pcscd on port {port}"
+                click.echo(state, err=True)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
