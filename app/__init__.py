@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         **overrides,
     )
     extensions.register_registry(app, settings)
+    extensions.register_limiter(app, settings)
     api = extensions.register_api(app)
     errors.register_error_handlers(app)
     register_blueprints(api)

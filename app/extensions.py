@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
 from flask_smorest import Api
 
 from app.errors import ERROR_CODES
@@ -37,6 +38,29 @@ def register_api(app: Flask) -> Api:
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     }
     return EligsimApi(app)
+
+
+def register_limiter(app: Flask, settings: Settings) -> None:
+    """A rate limit per API key (per address without one): Redis storage when REDIS_URL is set, and
+    memory when it is not or when Redis stops answering."""
+    Limiter(
+        key_func=_rate_limit_key,
+        app=app,
+        default_limits=[settings.rate_limit],
+        storage_uri=settings.redis_url or "memory://",
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
+        headers_enabled=True,
+    )
+
+
+def _rate_limit_key() -> str:
+    from app.auth import bearer_key
+
+    key = bearer_key()
+    return (
+        f"key:{key.split('_')[1]}" if key and key.count("_") == 2 else f"addr:{request.remote_addr}"
+    )
 
 
 def registry() -> Registry:

@@ -109,3 +109,23 @@ def test_oversized_body_is_refused(client, keys):
     )
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "REQUEST_ENTITY_TOO_LARGE"
+
+
+def test_rate_limit_per_key(tmp_path, keys, person):
+    from app import create_app
+    from payer_registry.settings import load_settings
+
+    limited = create_app(
+        load_settings(
+            {
+                "ELIGSIM_VAR_DIR": str(tmp_path),
+                "ELIGSIM_RATE_LIMIT": "3 per minute",
+            }
+        )
+    ).test_client()
+    statuses = [post_check(limited, keys["clinic"]).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert post_check(limited, keys["clinic"]).get_json()["error"]["code"] == "TOO_MANY_REQUESTS"
+    assert (
+        post_check(limited, keys["pharmacy"]).status_code == 200
+    )  # another key has its own budget
