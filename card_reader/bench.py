@@ -10,12 +10,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from card_reader.authority import GENERATIONS, Authority, new_card_key
 from card_reader.errors import CardError, PcscError, UnexpectedStatus
 from card_reader.jpki import JpkiClient
 from card_reader.transport import Transport
@@ -134,3 +135,25 @@ def raw_rsa_rate(samples: Sequence[Sample], issuer_keys: Sequence[rsa.RSAPublicK
         issuer_key.verify(cert.signature, cert.tbs_certificate_bytes, pkcs1, sha256)
         card_key.verify(s.signature, s.challenge, pkcs1, sha256)  # type: ignore[union-attr]
     return len(prepared) / (time.perf_counter() - start)
+
+
+def make_samples(
+    authority: Authority, count: int, distinct_keys: int = 10
+) -> tuple[list[Sample], list[rsa.RSAPublicKey]]:
+    """``count`` card sessions, each with its own certificate (alternating root generations), and
+    the issuing root's key of each; keys are reused to keep key generation out of the way."""
+    keys = [new_card_key() for _ in range(distinct_keys)]
+    samples, issuer_keys = [], []
+    for i in range(count):
+        key = keys[i % distinct_keys]
+        generation = GENERATIONS[i % len(GENERATIONS)]
+        cert = authority.issue_auth_certificate(
+            key.public_key(), date(1980, 1, 1), None, generation
+        )
+        challenge = os.urandom(32)
+        signature = key.sign(challenge, padding.PKCS1v15(), hashes.SHA256())
+        samples.append(Sample(cert.public_bytes(serialization.Encoding.DER), challenge, signature))
+        issuer_public_key = authority.issuer_of(cert).certificate.public_key()
+        assert isinstance(issuer_public_key, rsa.RSAPublicKey)
+        issuer_keys.append(issuer_public_key)
+    return samples, issuer_keys
