@@ -260,6 +260,7 @@ def serve_virtual(
     faults = Faults(latency_ms / 1000, remove_after, wrong_sw_at, sw)
     server = VirtualCardServer(VirtualCard.load(card_file, faults), port=port).start()
     click.echo(f"serving {card_file} as {reader_name(port)!r}; Ctrl-C to stop", err=True)
+    server.wait_connected(1.0)
     connected = None
     try:
         while True:

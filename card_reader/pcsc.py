@@ -140,7 +140,7 @@ def connect(reader: str | None = None) -> PcscTransport:
     for candidate in _matching(reader):
         try:
             return PcscTransport(candidate)
-        except NoCard:
+        except (NoCard, CardRemoved):
             continue
     raise NoCard(reader)
 
@@ -151,7 +151,7 @@ def card_present(reader: str) -> bool:
         for candidate in _matching(reader):
             PcscTransport(candidate, disposition=SCARD_LEAVE_CARD).close()
             return True
-    except NoCard:
+    except (NoCard, CardRemoved):
         return False
     return False
 
