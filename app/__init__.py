@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import errors, extensions
+from app import card_proof, errors, extensions
 from payer_registry.settings import Settings, load_settings
 
 
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     )
     extensions.register_registry(app, settings)
     extensions.register_limiter(app, settings)
+    card_proof.register_trust_store(app, settings)
     api = extensions.register_api(app)
     errors.register_error_handlers(app)
     register_blueprints(api)
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 
 
 def register_blueprints(api) -> None:
-    from app import eligibility_checks, health, visits
+    from app import card_sessions, eligibility_checks, health, visits
 
-    for module in (health, eligibility_checks, visits):
+    for module in (health, card_sessions, eligibility_checks, visits):
         api.register_blueprint(module.blueprint)

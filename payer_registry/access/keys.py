@@ -72,7 +72,7 @@ def authenticate(conn: Connection, key: str) -> Principal | None:
         .outerjoin(institutions, institutions.c.code == api_keys.c.institution_code)
         .where(api_keys.c.prefix == parts[1], api_keys.c.revoked_at.is_(None))
     ).first()
-    if row is None or not hmac.compare_digest(row.digest, _digest(key)):
+    if row is None or not hmac.compare_digest(row.digest, token_digest(key)):
         return None
     return Principal(row.kind, row.institution_code, row.institution_name or row.payer_name)
 
@@ -105,11 +105,12 @@ def _new_key(conn: Connection, kind: str, **owner: str) -> str:
     key = f"{_KEY_TAG}_{prefix}_{secrets.token_urlsafe(32).replace('_', '-')}"
     conn.execute(
         api_keys.insert().values(
-            prefix=prefix, digest=_digest(key), kind=kind, created_at=now_utc(), **owner
+            prefix=prefix, digest=token_digest(key), kind=kind, created_at=now_utc(), **owner
         )
     )
     return key
 
 
-def _digest(key: str) -> str:
+def token_digest(key: str) -> str:
+    """Secrets are stored as SHA-256 digests: they are long and random, so a fast hash is enough."""
     return hashlib.sha256(key.encode()).hexdigest()

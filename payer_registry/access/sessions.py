@@ -9,11 +9,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
 
-from payer_registry.access.models import CardSession, Visit
+from payer_registry.access.keys import token_digest
+from payer_registry.access.models import CardSession, PortalSession, Visit
 from payer_registry.clock import as_utc, now_utc
 
 card_sessions = CardSession.__table__
 visits = Visit.__table__
+portal_sessions = PortalSession.__table__
 CHALLENGE_BYTES = 32
 PURPOSES = ("visit", "portal")
 
@@ -95,6 +97,26 @@ def open_visit(
 def get_visit(conn: Connection, visit_id: str) -> dict | None:
     row = conn.execute(select(visits).where(visits.c.id == visit_id)).first()
     return {**row._asdict(), "confirmed_at": as_utc(row.confirmed_at)} if row else None
+
+
+def open_portal_session(conn: Connection, person_id: int, ttl: dt.timedelta) -> str:
+    """A bearer token for the patient's own view; stored only as its digest."""
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        portal_sessions.insert().values(
+            digest=token_digest(token), person_id=person_id, expires_at=now_utc() + ttl
+        )
+    )
+    return token
+
+
+def portal_person(conn: Connection, token: str) -> int | None:
+    row = conn.execute(
+        select(portal_sessions.c.person_id, portal_sessions.c.expires_at).where(
+            portal_sessions.c.digest == token_digest(token)
+        )
+    ).first()
+    return row.person_id if row and as_utc(row.expires_at) > now_utc() else None
 
 
 def _same(column, value):

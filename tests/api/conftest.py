@@ -1,20 +1,41 @@
+import base64
+import datetime as dt
+
 import pytest
 
 from app import create_app
+from card_reader.authority import Authority
+from card_reader.issuance import auth_certificate, issue_card
+from card_reader.jpki import JpkiClient
+from card_reader.surface import SurfaceAttributes
+from card_reader.transport import InProcessTransport
+from card_reader.virtual_card import VirtualCard
 from payer_registry.access.keys import add_institution, add_payer
+from payer_registry.card_links import link_card
 from payer_registry.records import PERSON_RECORD
 from payer_registry.settings import load_settings
 from payer_registry.writer import upsert_record
 from tests.registry.conftest import BASE_RECORD
 
+SAMPLE_NUMBER = "06139992:12-34:5678:01"
 CLINIC = "1311234567"
 PHARMACY = "1341234567"
 
 
+@pytest.fixture(scope="session")
+def jpki_dir(tmp_path_factory):
+    """One simulated authority for the session: generating its RSA keys is the slow part."""
+    return tmp_path_factory.mktemp("jpki")
+
+
 @pytest.fixture
-def app(tmp_path):
-    settings = load_settings({"ELIGSIM_VAR_DIR": str(tmp_path)})
-    app = create_app(settings, TESTING=True)
+def environment(tmp_path, jpki_dir):
+    return {"ELIGSIM_VAR_DIR": str(tmp_path), "ELIGSIM_JPKI_DIR": str(jpki_dir)}
+
+
+@pytest.fixture
+def app(environment):
+    app = create_app(load_settings(environment), TESTING=True)
     yield app
     app.extensions["registry"].dispose()
 
@@ -49,3 +70,41 @@ def person(registry):
 
 def bearer(key: str) -> dict:
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def card(app, registry, person):
+    """A virtual card for the sample person, PIN 1234, linked in the registry."""
+    authority = Authority(app.config["SETTINGS"].jpki_dir)
+    holder = SurfaceAttributes("山田 太郎", "東京都千代田区霞が関1-2-2", dt.date(1980, 5, 1), "1")
+    state = issue_card(authority, holder, pin="1234")
+    certificate = auth_certificate(state)
+    with registry.begin() as conn:
+        link_card(
+            conn, SAMPLE_NUMBER, certificate.issuer.rfc4514_string(), certificate.serial_number
+        )
+    return VirtualCard(state)
+
+
+def card_answer(card: VirtualCard, challenge_b64: str, pin: str = "1234") -> dict:
+    """What a PIN-mode reader sends: the certificate and the card's signature over the challenge."""
+    client = JpkiClient(InProcessTransport(card))
+    client.select_application()
+    certificate = client.read_auth_certificate()
+    client.verify_auth_pin(pin)
+    signature = client.sign_challenge(base64.b64decode(challenge_b64))
+    return {
+        "certificate": base64.b64encode(certificate).decode(),
+        "signature": base64.b64encode(signature).decode(),
+    }
+
+
+def present_card(client, key: str, card: VirtualCard, consents: dict | None = None, **extra):
+    """A whole PIN-mode verification at the front desk; returns the verification response."""
+    session = client.post("/api/v1/card-sessions", headers=bearer(key)).get_json()
+    body = {**card_answer(card, session["challenge"]), "consents": consents or {}, **extra}
+    return client.post(
+        f"/api/v1/card-sessions/{session['session_id']}/verification",
+        json=body,
+        headers=bearer(key),
+    )

@@ -111,18 +111,12 @@ def test_oversized_body_is_refused(client, keys):
     assert response.get_json()["error"]["code"] == "REQUEST_ENTITY_TOO_LARGE"
 
 
-def test_rate_limit_per_key(tmp_path, keys, person):
+def test_rate_limit_per_key(environment, keys, person):
     from app import create_app
     from payer_registry.settings import load_settings
 
-    limited = create_app(
-        load_settings(
-            {
-                "ELIGSIM_VAR_DIR": str(tmp_path),
-                "ELIGSIM_RATE_LIMIT": "3 per minute",
-            }
-        )
-    ).test_client()
+    settings = load_settings({**environment, "ELIGSIM_RATE_LIMIT": "3 per minute"})
+    limited = create_app(settings).test_client()
     statuses = [post_check(limited, keys["clinic"]).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert post_check(limited, keys["clinic"]).get_json()["error"]["code"] == "TOO_MANY_REQUESTS"
