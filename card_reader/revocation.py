@@ -32,23 +32,25 @@ class CrlChecker:
 
     def __init__(self, source: Callable[[], bytes]) -> None:
         self._source = source
-        self._der: bytes | None = None
-        self._crl: x509.CertificateRevocationList | None = None
+        # (DER, parsed CRL) swapped in one assignment: safe to share between threads
+        self._current_crl: tuple[bytes, x509.CertificateRevocationList] | None = None
 
     def _current(self, issuer: x509.Certificate) -> x509.CertificateRevocationList:
         der = self._source()
-        if self._crl is None or (der is not self._der and der != self._der):
-            try:
-                crl = x509.load_der_x509_crl(der)
-            except ValueError as exc:
-                raise RevocationUnknown(f"unreadable CRL: {exc}") from None
-            public_key = issuer.public_key()
-            if crl.issuer != issuer.subject or not (
-                isinstance(public_key, rsa.RSAPublicKey) and crl.is_signature_valid(public_key)
-            ):
-                raise RevocationUnknown("CRL not signed by the certificate's issuer")
-            self._der, self._crl = der, crl
-        return self._crl
+        cached = self._current_crl
+        if cached is not None and (der is cached[0] or der == cached[0]):
+            return cached[1]
+        try:
+            crl = x509.load_der_x509_crl(der)
+        except ValueError as exc:
+            raise RevocationUnknown(f"unreadable CRL: {exc}") from None
+        public_key = issuer.public_key()
+        if crl.issuer != issuer.subject or not (
+            isinstance(public_key, rsa.RSAPublicKey) and crl.is_signature_valid(public_key)
+        ):
+            raise RevocationUnknown("CRL not signed by the certificate's issuer")
+        self._current_crl = (der, crl)
+        return crl
 
     def is_revoked(
         self, certificate: x509.Certificate, issuer: x509.Certificate, at: datetime
