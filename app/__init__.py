@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 
 
 def register_blueprints(api) -> None:
-    from app import card_sessions, eligibility_checks, health, visits
+    from app import card_sessions, eligibility_checks, health, portal, visits
 
-    for module in (health, card_sessions, eligibility_checks, visits):
+    for module in (health, card_sessions, eligibility_checks, visits, portal):
         api.register_blueprint(module.blueprint)

@@ -99,15 +99,17 @@ def get_visit(conn: Connection, visit_id: str) -> dict | None:
     return {**row._asdict(), "confirmed_at": as_utc(row.confirmed_at)} if row else None
 
 
-def open_portal_session(conn: Connection, person_id: int, ttl: dt.timedelta) -> str:
-    """A bearer token for the patient's own view; stored only as its digest."""
-    token = secrets.token_urlsafe(32)
+def open_portal_session(
+    conn: Connection, person_id: int, ttl: dt.timedelta
+) -> tuple[str, dt.datetime]:
+    """A bearer token for the patient's own view (stored only as its digest) and its expiry."""
+    token, expires_at = secrets.token_urlsafe(32), now_utc() + ttl
     conn.execute(
         portal_sessions.insert().values(
-            digest=token_digest(token), person_id=person_id, expires_at=now_utc() + ttl
+            digest=token_digest(token), person_id=person_id, expires_at=expires_at
         )
     )
-    return token
+    return token, expires_at
 
 
 def portal_person(conn: Connection, token: str) -> int | None:
