@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from card_reader.cli import card
 from payer_registry.access.cli import audit_group, institution, payer
 from payer_registry.cli import registry
 from payer_registry.db import RegistryUnavailable
@@ -26,7 +27,7 @@ def main() -> None:
     """Simulator of Japan's online eligibility verification (オンライン資格確認)."""
 
 
-for group in (registry, institution, payer, audit_group):
+for group in (registry, card, institution, payer, audit_group):
     main.add_command(group)
 
 
