@@ -11,8 +11,9 @@ from marshmallow import ValidationError, fields
 from app.errors import ApiError
 from app.extensions import registry
 from card_reader.authority import Authority
-from card_reader.verify import TrustStore
+from card_reader.verify import TrustStore, VerificationResult, reader_public_key
 from payer_registry.access import audit
+from payer_registry.access.keys import reader_keys_of
 from payer_registry.access.sessions import ChallengeInvalid, consume_challenge
 from payer_registry.card_links import person_for_card
 from payer_registry.repository import PersonRow
@@ -45,16 +46,19 @@ def prove_card(
     certificate: bytes,
     signature: bytes,
     staff_id: str | None = None,
+    method: str = "pin",
 ) -> PersonRow:
     """Use up the challenge (even when the proof then fails), verify the card's answer and return the
-    person the card is linked to. A refusal is audited before it is raised."""
+    person the card is linked to. In ``"face"`` mode the signature is an attestation by one of the
+    institution's registered readers (SPEC §5). A refusal is audited before it is raised."""
     with registry().begin() as conn:
         try:
             challenge = consume_challenge(conn, session_id, institution_code, purpose)
         except ChallengeInvalid as error:
             raise ApiError("CHALLENGE_INVALID", str(error)) from None
     try:
-        return _identify(certificate, signature, challenge)
+        result = _verify(method, institution_code, certificate, signature, challenge)
+        return _identify(result)
     except ApiError as refusal:
         with registry().begin() as conn:
             audit.append(
@@ -68,8 +72,23 @@ def prove_card(
         raise
 
 
-def _identify(certificate: bytes, signature: bytes, challenge: bytes) -> PersonRow:
-    result = current_app.extensions["trust_store"].verify(certificate, signature, challenge)
+def _verify(
+    method: str,
+    institution_code: str | None,
+    certificate: bytes,
+    signature: bytes,
+    challenge: bytes,
+) -> VerificationResult:
+    store: TrustStore = current_app.extensions["trust_store"]
+    if method == "pin":
+        return store.verify(certificate, signature, challenge)
+    with registry().connect() as conn:
+        pems = reader_keys_of(conn, institution_code) if institution_code else []
+    keys = [key for key in map(reader_public_key, pems) if key is not None]
+    return store.verify_attested(certificate, signature, challenge, keys)
+
+
+def _identify(result: VerificationResult) -> PersonRow:
     if not result.ok:
         raise ApiError(str(result.code), result.message, {"revocation": result.revocation_status})
     with registry().connect() as conn:

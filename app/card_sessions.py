@@ -57,7 +57,19 @@ class CardProofSchema(StrictSchema):
 
 
 class VerificationSchema(CardProofSchema):
-    method = fields.String(load_default="pin", validate=validate.OneOf(["pin", "face"]))
+    signature = Base64(
+        required=True,
+        metadata={
+            "description": "PKCS#1 v1.5 SHA-256, base64. PIN mode: the card's signature over the "
+            "challenge. Face mode: a registered reader key's signature over the challenge followed "
+            "by the certificate DER"
+        },
+    )
+    method = fields.String(
+        load_default="pin",
+        validate=validate.OneOf(["pin", "face"]),
+        metadata={"description": "pin: the card signed; face: a face-recognition reader attests"},
+    )
     consents = fields.Nested(
         ConsentChoicesSchema, load_default=lambda: ConsentChoicesSchema().load({})
     )
@@ -96,10 +108,6 @@ def verify(proof: dict, session_id: str):
     """Verify the card's answer, record the consents given at the reader and open a visit."""
     code = g.principal.institution_code
     chosen = [category for category in CATEGORIES if proof["consents"][category]]
-    if proof["method"] == "face":
-        raise ApiError(
-            "VALIDATION_FAILED", "face mode is not available yet", {"json": {"method": ["face"]}}
-        )
     with registry().connect() as conn:
         offered = institution(conn, code)["offered"]
     refused = [c for c in chosen if c not in offered]
@@ -110,7 +118,13 @@ def verify(proof: dict, session_id: str):
             {"categories": refused},
         )
     person = prove_card(
-        session_id, code, "visit", proof["certificate"], proof["signature"], proof["staff_id"]
+        session_id,
+        code,
+        "visit",
+        proof["certificate"],
+        proof["signature"],
+        proof["staff_id"],
+        proof["method"],
     )
     with registry().begin() as conn:
         visit = open_visit(conn, code, person.id, proof["method"], proof["staff_id"])

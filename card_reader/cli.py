@@ -18,10 +18,11 @@ from card_reader.authority import CURRENT_GENERATION, GENERATIONS, Authority
 from card_reader.bench import run_bench
 from card_reader.card_file import load_card, save_card
 from card_reader.errors import CardError
+from card_reader.face_reader import FaceReader
 from card_reader.issuance import auth_certificate, check_pins, issue_card, renew_card, revoke_card
 from card_reader.jpki import JpkiClient
 from card_reader.surface import SurfaceAttributes
-from card_reader.transport import InProcessTransport, Transport
+from card_reader.transport import open_transport
 from card_reader.virtual_card import Faults, VirtualCard
 from card_reader.vpcd import DEFAULT_PORT, VirtualCardServer, reader_name
 from payer_registry.card_links import CardLinkError, link_card, person_for_card, unlink_card
@@ -63,14 +64,6 @@ def _describe(cert: x509.Certificate) -> list[str]:
 def _echo_certificate(cert: x509.Certificate) -> None:
     for line in _describe(cert):
         click.echo(line)
-
-
-def _open(reader: str | None, virtual: Path | None) -> Transport:
-    if virtual is not None:
-        return InProcessTransport(VirtualCard.load(virtual), f"in-process virtual card {virtual}")
-    from card_reader import pcsc
-
-    return pcsc.connect(reader)
 
 
 def _issuer_serial(cert: x509.Certificate) -> tuple[str, int]:
@@ -189,7 +182,7 @@ _VIRTUAL = click.option(
 @_VIRTUAL
 def read(reader: str | None, virtual: Path | None) -> None:
     """Read the card: token, authentication certificate summary, PIN tries left (no PIN needed)."""
-    transport = _open(reader, virtual)
+    transport = open_transport(reader, virtual)
     try:
         client = JpkiClient(transport)
         token = client.read_token()
@@ -213,7 +206,7 @@ def read(reader: str | None, virtual: Path | None) -> None:
 def bench(reader: str | None, virtual: Path | None, pin: str, rounds: int, as_json: bool) -> None:
     """Run select → read certificate → tries → verify PIN → sign ROUNDS times; print per-step median
     and p95 (ms), error counts, ATR and reader."""
-    transport = _open(reader, virtual)
+    transport = open_transport(reader, virtual)
     try:
         with click.progressbar(length=rounds, label="bench", file=sys.stderr) as bar:
             report = run_bench(transport, pin, rounds, on_round=lambda: bar.update(1))
@@ -273,3 +266,24 @@ def serve_virtual(
         pass
     finally:
         server.stop()
+
+
+@card.command("face-reader-key")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the public key (PEM) to this file [default: print it].",
+)
+def face_reader_key(out: Path | None) -> None:
+    """The simulated face-recognition reader's public key, to register with `eligsim institution
+    add-reader`; its key pair is made on first use in <var>/face-reader/ (mode 0600)."""
+    pem = FaceReader.load_or_create(load_settings().var_dir).public_key_pem()
+    if out is None:
+        click.echo(pem, nl=False)
+        return
+    out.write_text(pem, encoding="ascii")
+    click.echo(
+        f"reader public key written to {out}; register it with: eligsim institution add-reader "
+        f"--code CODE --name NAME --public-key {out}",
+        err=True,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from card_reader.virtual_card import VirtualCard
@@ -33,3 +34,15 @@ class InProcessTransport:
 
     def close(self) -> None:
         self.card.reset()
+
+
+def open_transport(reader: str | None = None, card_file: Path | None = None) -> Transport:
+    """The virtual card in ``card_file`` in process, or else the card in the PC/SC reader named
+    ``reader`` (exact name or prefix; the first reader holding a card when None)."""
+    if card_file is not None:
+        return InProcessTransport(
+            VirtualCard.load(card_file), f"in-process virtual card {card_file}"
+        )
+    from card_reader import pcsc  # pyscard is needed only for real readers
+
+    return pcsc.connect(reader)

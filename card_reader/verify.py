@@ -2,8 +2,9 @@
 
 Checks, in order: the certificate chains to a root of the trust store; the certificate and its root
 are valid at the given time; key usage allows digital signatures; the PKCS#1 v1.5 SHA-256 signature
-over the challenge verifies with the certificate's key; the certificate is not revoked (when its root
-has a revocation source). The result carries a stable code, the certificate serial and its issuer
+verifies: in PIN mode the card's signature over the challenge with the certificate's key, in face mode
+a registered reader key's attestation over challenge ‖ certificate DER (SPEC §5); the certificate is
+not revoked (when its root has a revocation source). The result carries a stable code, the certificate serial and its issuer
 (RFC 4514) for the registry's card link.
 
 Real cards: put the J-LIS root certificates ("JPKI for user authentication" CA certificates, PEM or
@@ -16,14 +17,16 @@ verifiers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from card_reader.authority import AUTH, GENERATIONS, Authority
@@ -184,52 +187,159 @@ class TrustStore:
         challenge: bytes,
         at: datetime | None = None,
     ) -> VerificationResult:
-        """Verify a card's certificate (DER) and its signature over ``challenge`` at time ``at``."""
+        """PIN mode: the card's own key signed ``challenge`` (PKCS#1 v1.5, SHA-256); the
+        certificate (DER) is checked at time ``at``."""
+        return self._verify(certificate_der, _Proof(signature, challenge), at)
+
+    def verify_attested(
+        self,
+        certificate_der: bytes,
+        signature: bytes,
+        challenge: bytes,
+        reader_keys: Iterable[rsa.RSAPublicKey],
+        at: datetime | None = None,
+    ) -> VerificationResult:
+        """Face mode (SPEC §5): one of the institution's ``reader_keys`` signed challenge ‖
+        certificate DER. The card's key is not used; its certificate is checked all the same."""
+        message = attested_message(challenge, certificate_der)
+        return self._verify(certificate_der, _Proof(signature, message, tuple(reader_keys)), at)
+
+    def _verify(
+        self, certificate_der: bytes, proof: _Proof, at: datetime | None
+    ) -> VerificationResult:
         at = at or datetime.now(UTC)
+        try:
+            checked = self._check_certificate(certificate_der, at)
+        except _Refused as refusal:
+            return refusal.result
+        if not proof.verifies(checked.public_key):
+            return checked.result(ResultCode.SIGNATURE_INVALID, proof.failure)
+        return self._revocation(checked, at)
+
+    def _check_certificate(self, certificate_der: bytes, at: datetime) -> CheckedCertificate:
+        """Parse the certificate and check its chain, validity (its root's too) and key usage;
+        ``_Refused`` carries the failing result. Revocation is checked after the signature."""
         try:
             certificate = x509.load_der_x509_certificate(certificate_der)
             serial = certificate.serial_number
         except ValueError as exc:
-            return VerificationResult(ResultCode.CERT_UNTRUSTED, f"not a certificate: {exc}")
+            raise _Refused(ResultCode.CERT_UNTRUSTED, f"not a certificate: {exc}") from None
         root = self._root_for(certificate)
         if root is None:
             issuer = certificate.issuer.rfc4514_string()
             message = f"no trusted root signed it (issuer {issuer})"
-            return VerificationResult(ResultCode.CERT_UNTRUSTED, message, serial, issuer)
-        issuer = root.subject  # the certificate's issuer name is byte for byte the root's subject
+            raise _Refused(ResultCode.CERT_UNTRUSTED, message, serial, issuer)
+        problem = _validity_problem(certificate, root, at)
+        key = _signing_key(certificate)
+        if problem is not None or key is None:
+            # the certificate's issuer name is byte for byte the root's subject
+            raise _Refused(*(problem or _NO_SIGNING_KEY), serial, root.subject)
+        return CheckedCertificate(certificate, root, key)
 
-        def result(code: ResultCode, message: str, status: str = NOT_CHECKED) -> VerificationResult:
-            return VerificationResult(code, message, serial, issuer, status)
-
-        for which, cert in (("certificate", certificate), ("root", root.certificate)):
-            if at < cert.not_valid_before_utc:
-                return result(
-                    ResultCode.CERT_NOT_YET_VALID, f"{which} valid from {cert.not_valid_before_utc}"
-                )
-            if at > cert.not_valid_after_utc:
-                return result(
-                    ResultCode.CERT_EXPIRED, f"{which} expired on {cert.not_valid_after_utc}"
-                )
-        try:
-            usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-            signs = usage.digital_signature
-        except x509.ExtensionNotFound:
-            signs = False
-        public_key = certificate.public_key()
-        if not signs or not isinstance(public_key, rsa.RSAPublicKey):
-            return result(ResultCode.CERT_KEY_USAGE, "key usage does not allow digital signatures")
-        try:
-            public_key.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
-        except InvalidSignature:
-            return result(
-                ResultCode.SIGNATURE_INVALID, "the signature over the challenge is invalid"
+    @staticmethod
+    def _revocation(checked: CheckedCertificate, at: datetime) -> VerificationResult:
+        checker = checked.root.checker
+        if checker is None:
+            return checked.result(
+                ResultCode.OK, "verified; revocation not checked (no source configured)"
             )
-        if root.checker is None:
-            return result(ResultCode.OK, "verified; revocation not checked (no source configured)")
         try:
-            revoked = root.checker.is_revoked(certificate, root.certificate, at)
+            revoked = checker.is_revoked(checked.certificate, checked.root.certificate, at)
         except RevocationUnknown as exc:
-            return result(ResultCode.REVOCATION_UNKNOWN, f"revocation status unknown: {exc}")
+            return checked.result(
+                ResultCode.REVOCATION_UNKNOWN, f"revocation status unknown: {exc}"
+            )
         if revoked:
-            return result(ResultCode.CERT_REVOKED, "the certificate is revoked", CHECKED)
-        return result(ResultCode.OK, "verified", CHECKED)
+            return checked.result(ResultCode.CERT_REVOKED, "the certificate is revoked", CHECKED)
+        return checked.result(ResultCode.OK, "verified", CHECKED)
+
+
+@dataclass(frozen=True)
+class CheckedCertificate:
+    """A card certificate that chains to a trusted root, is valid now and may sign."""
+
+    certificate: x509.Certificate
+    root: _Root
+    public_key: rsa.RSAPublicKey
+
+    def result(
+        self, code: ResultCode, message: str, status: str = NOT_CHECKED
+    ) -> VerificationResult:
+        serial = self.certificate.serial_number
+        return VerificationResult(code, message, serial, self.root.subject, status)
+
+
+class _Refused(Exception):
+    """A certificate check failed; ``result`` says how."""
+
+    def __init__(
+        self, code: ResultCode, message: str, serial: int | None = None, issuer: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.result = VerificationResult(code, message, serial, issuer)
+
+
+_NO_SIGNING_KEY = (ResultCode.CERT_KEY_USAGE, "key usage does not allow digital signatures")
+
+
+def _validity_problem(
+    certificate: x509.Certificate, root: _Root, at: datetime
+) -> tuple[ResultCode, str] | None:
+    for which, cert in (("certificate", certificate), ("root", root.certificate)):
+        if at < cert.not_valid_before_utc:
+            return ResultCode.CERT_NOT_YET_VALID, f"{which} valid from {cert.not_valid_before_utc}"
+        if at > cert.not_valid_after_utc:
+            return ResultCode.CERT_EXPIRED, f"{which} expired on {cert.not_valid_after_utc}"
+    return None
+
+
+def _signing_key(certificate: x509.Certificate) -> rsa.RSAPublicKey | None:
+    """The certificate's RSA key when its key usage allows digital signatures."""
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    key = certificate.public_key()
+    return key if usage.digital_signature and isinstance(key, rsa.RSAPublicKey) else None
+
+
+def _signs(key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> bool:
+    try:
+        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Proof:
+    """A signature over ``message`` by the card's key (PIN mode) or by a reader key (face mode)."""
+
+    signature: bytes
+    message: bytes
+    reader_keys: tuple[rsa.RSAPublicKey, ...] | None = None
+
+    def verifies(self, card_key: rsa.RSAPublicKey) -> bool:
+        keys = (card_key,) if self.reader_keys is None else self.reader_keys
+        return any(_signs(key, self.signature, self.message) for key in keys)
+
+    @property
+    def failure(self) -> str:
+        if self.reader_keys is None:
+            return "the signature over the challenge is invalid"
+        return "no registered reader key signed the challenge and the certificate"
+
+
+def attested_message(challenge: bytes, certificate_der: bytes) -> bytes:
+    """What a face-recognition reader signs: the server's challenge ‖ the card certificate (DER)."""
+    return challenge + certificate_der
+
+
+@lru_cache(maxsize=1024)
+def reader_public_key(pem: str) -> rsa.RSAPublicKey | None:
+    """A registered reader key (PEM, parsed once); None when it is not an RSA public key."""
+    try:
+        key = serialization.load_pem_public_key(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return key if isinstance(key, rsa.RSAPublicKey) else None

@@ -12,6 +12,7 @@ from cryptography import x509
 from card_reader.authority import Authority
 from card_reader.card_file import load_card
 from card_reader.cli import card
+from card_reader.face_reader import KEY_FILE
 from card_reader.issuance import auth_certificate
 from payer_registry.card_links import person_for_card
 from payer_registry.db import Registry
@@ -104,3 +105,13 @@ def test_bench_stops_on_wrong_pin(card_path: Path) -> None:
     code, out, err = run("bench", "--virtual", str(card_path), "--pin", "9999", "--rounds", "5")
     assert code == 1
     assert "WRONG_PIN" in out and "wrong PIN: 2 tries left" in err
+
+
+def test_face_reader_key_is_made_once_and_kept_private(registry: Registry, tmp_path: Path) -> None:
+    out = tmp_path / "reader.pem"
+    code, _, err = run("face-reader-key", "--out", str(out))
+    assert code == 0 and "eligsim institution add-reader" in err
+    assert out.read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    assert (tmp_path / "var" / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    code, printed, _ = run("face-reader-key")
+    assert code == 0 and printed == out.read_text()

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from card_reader.authority import AUTH, JST, Authority, ca_name, new_card_key
-from card_reader.verify import ResultCode, TrustStore
+from card_reader.verify import ResultCode, TrustStore, attested_message, reader_public_key
 
 CHALLENGE = b"single-use challenge 0123456789"
 BIRTH = date(1990, 7, 1)
@@ -132,3 +132,24 @@ def test_user_supplied_root_is_trusted_without_revocation(
     result = store.verify(der(cert), sign(key), CHALLENGE)
     assert result.code is ResultCode.OK
     assert result.revocation_status == "not_checked"
+
+
+def test_face_attestation_by_any_registered_reader(
+    authority: Authority, store: TrustStore, key: rsa.RSAPrivateKey
+) -> None:
+    cert = der(authority.issue_auth_certificate(key.public_key(), BIRTH))
+    reader, other = new_card_key(), new_card_key()
+    attestation = sign(reader, attested_message(CHALLENGE, cert))
+    keys = [other.public_key(), reader.public_key()]
+    assert store.verify_attested(cert, attestation, CHALLENGE, keys).code is ResultCode.OK
+    refused = store.verify_attested(cert, attestation, CHALLENGE, [other.public_key()])
+    assert refused.code is ResultCode.SIGNATURE_INVALID
+    assert (
+        store.verify_attested(cert, attestation, CHALLENGE, []).code is ResultCode.SIGNATURE_INVALID
+    )
+
+
+def test_reader_keys_that_are_not_rsa_public_keys_are_ignored(key: rsa.RSAPrivateKey) -> None:
+    pem = key.public_key().public_bytes(DER.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert reader_public_key(pem.decode()) is not None
+    assert reader_public_key("-----BEGIN PUBLIC KEY-----\nnot a key\n") is None
