@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import card_proof, errors, extensions
+from app import batches, card_proof, errors, extensions
 from payer_registry.settings import Settings, load_settings
 
 
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     extensions.register_registry(app, settings)
     extensions.register_limiter(app, settings)
     card_proof.register_trust_store(app, settings)
+    batches.register_batch_runner(app, settings)
     api = extensions.register_api(app)
     errors.register_error_handlers(app)
     register_blueprints(api)
@@ -35,5 +36,5 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 def register_blueprints(api) -> None:
     from app import card_sessions, eligibility_checks, health, portal, visits
 
-    for module in (health, card_sessions, eligibility_checks, visits, portal):
+    for module in (health, card_sessions, eligibility_checks, visits, portal, batches):
         api.register_blueprint(module.blueprint)

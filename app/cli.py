@@ -8,7 +8,7 @@ from card_reader.cli import card
 from payer_registry.access.cli import audit_group, institution, payer
 from payer_registry.cli import registry
 from payer_registry.db import RegistryUnavailable
-from payer_registry.settings import SettingsError
+from payer_registry.settings import SettingsError, load_settings
 
 
 class FriendlyGroup(click.Group):
@@ -40,3 +40,24 @@ def serve(host: str, port: int, workers: int) -> None:
     from app.serve import serve as run
 
     run(host, port, workers)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for batch pre-checks (needs REDIS_URL)."""
+    from payer_registry.jobs import QueueUnavailable, run_worker
+
+    redis_url = load_settings().redis_url
+    if not redis_url:
+        raise click.ClickException(
+            "REDIS_URL is not set: without Redis the service runs batches itself"
+        )
+    try:
+        run_worker(redis_url, burst)
+    except QueueUnavailable as error:
+        raise click.ClickException(str(error)) from None
+
+
+if __name__ == "__main__":
+    main()

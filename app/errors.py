@@ -42,6 +42,10 @@ ERROR_CODES = {
         "the patient has not consented to show this category to this institution",
     ),
     "CONSENT_EXPIRED": (403, "the consent has expired; verify the card again to renew it"),
+    "BATCH_QUEUE_UNAVAILABLE": (
+        503,
+        "the batch job queue (Redis) is unavailable; card and number checks still work",
+    ),
     "REGISTRY_UNAVAILABLE": (503, "the registry database cannot be reached"),
     "INTERNAL_ERROR": (500, "an unexpected error; it was logged"),
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payer_registry.models import Base
@@ -119,3 +119,29 @@ class PortalSession(Base):
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Batch(Base):
+    """A batch pre-check (一括照会) under its reception number (受付番号)."""
+
+    __tablename__ = "batches"
+    reception_number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"), index=True)
+    total: Mapped[int] = mapped_column(Integer)
+    confirmation_date: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BatchItem(Base):
+    """One inquiry of a batch and, once processed, its result (JSON text)."""
+
+    __tablename__ = "batch_items"
+    reception_number: Mapped[str] = mapped_column(
+        ForeignKey("batches.reception_number", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    inquiry: Mapped[str] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    normal: Mapped[bool | None] = mapped_column(Boolean)

@@ -1,0 +1,182 @@
+"""Batch pre-check: in-process without Redis, on real RQ workers with Redis, and their faults."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from app import create_app
+from payer_registry.batch import CHUNK
+from payer_registry.settings import load_settings
+from tests.api.conftest import bearer
+from tests.conftest import require_service
+
+TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+GOOD = {
+    "insurer_number": "06139992",
+    "symbol": "12-34",
+    "number": "5678",
+    "branch": "01",
+    "birth_date": "1980-05-01",
+}
+UNKNOWN = {**GOOD, "number": "0000"}
+
+
+def wait_for(client, key, number, status="done", timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/v1/batches/{number}", headers=bearer(key)).get_json()
+        if body["status"] == status:
+            return body
+        time.sleep(0.2)
+    counts = {key: body[key] for key in ("status", "processed", "normal", "error")}
+    raise AssertionError(f"batch {number} not {status} after {timeout}s: {counts}")
+
+
+def submit(client, key, inquiries, **extra):
+    return client.post(
+        "/api/v1/batches",
+        json={"inquiries": inquiries, "confirmation_date": "2024-09-01", **extra},
+        headers=bearer(key),
+    )
+
+
+def test_in_process_batch_answers_every_inquiry(client, keys, person):
+    response = submit(
+        client, keys["clinic"], [GOOD, UNKNOWN, {**GOOD, "limit_certificate_consent": True}]
+    )
+    assert response.status_code == 202
+    body = wait_for(client, keys["clinic"], response.get_json()["reception_number"])
+    assert (body["total"], body["processed"], body["normal"], body["error"]) == (3, 3, 2, 1)
+    validities = [r["eligibility"]["validity"] for r in body["results"]]
+    assert validities == ["valid", "not_found", "valid"]
+    assert "limit_certificate" not in body["results"][0]["eligibility"]
+    assert body["results"][2]["eligibility"]["limit_certificate"]["bracket_code"] == "A03"
+
+
+def test_another_institution_cannot_read_the_batch(client, keys, person):
+    number = submit(client, keys["clinic"], [GOOD]).get_json()["reception_number"]
+    response = client.get(f"/api/v1/batches/{number}", headers=bearer(keys["pharmacy"]))
+    assert (response.status_code, response.get_json()["error"]["code"]) == (404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"inquiries": []}, "inquiries"),
+        ({"inquiries": [{**GOOD, "insurer_number": "06139993"}]}, "inquiries"),
+        ({"inquiries": [GOOD], "priority": "high"}, "priority"),
+    ],
+)
+def test_bad_batches_are_422(client, keys, body, field):
+    response = client.post("/api/v1/batches", json=body, headers=bearer(keys["clinic"]))
+    assert response.status_code == 422
+    assert field in response.get_json()["error"]["details"]["json"]
+
+
+@pytest.fixture
+def redis_url():
+    connection = redis.Redis.from_url(TEST_REDIS, socket_connect_timeout=2)
+    try:
+        connection.flushdb()
+    except redis.RedisError as error:
+        require_service("Redis", str(error))
+    yield TEST_REDIS
+    connection.flushdb()
+
+
+@pytest.fixture
+def rq_app(environment, redis_url):
+    app = create_app(load_settings({**environment, "REDIS_URL": redis_url}), TESTING=True)
+    yield app
+    app.extensions["registry"].dispose()
+
+
+def start_worker(environment, redis_url):
+    """A real ``eligsim worker`` process in its own process group (so it can be killed whole)."""
+    env = {**os.environ, **environment, "REDIS_URL": redis_url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def descendants(pid: int) -> list[int]:
+    """Child processes, found through /proc (RQ's work horse leaves its parent's session)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            child = int(stat.parent.name)
+            children += [child, *descendants(child)]
+    return children
+
+
+def stop(process):
+    """kill -9 the worker and every process it started, as when its machine dies."""
+    if process.poll() is None:
+        for pid in [process.pid, *descendants(process.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait()
+
+
+def test_rq_workers_answer_a_batch(rq_app, environment, redis_url, keys, person):
+    client = rq_app.test_client()
+    workers = [start_worker(environment, redis_url) for _ in range(2)]
+    try:
+        number = submit(client, keys["clinic"], [GOOD, UNKNOWN] * 600).get_json()[
+            "reception_number"
+        ]
+        body = wait_for(client, keys["clinic"], number)
+    finally:
+        for process in workers:
+            stop(process)
+    assert (body["processed"], body["normal"], body["error"]) == (1200, 600, 600)
+
+
+def test_a_killed_worker_loses_nothing(rq_app, environment, redis_url, keys, person):
+    client = rq_app.test_client()
+    number = submit(client, keys["clinic"], [GOOD] * 3000).get_json()["reception_number"]
+    first = second = start_worker(environment, redis_url)
+    try:
+        wait_for(client, keys["clinic"], number, status="running")
+        stop(first)  # kill -9 the worker and its work horse in the middle of the job
+        partial = client.get(f"/api/v1/batches/{number}", headers=bearer(keys["clinic"])).get_json()
+        assert 0 < partial["processed"] < CHUNK  # killed inside the first job, not between jobs
+        second = start_worker(environment, redis_url)
+        body = wait_for(client, keys["clinic"], number, timeout=90)
+    finally:
+        stop(first)
+        stop(second)
+    assert (body["processed"], body["normal"]) == (3000, 3000)
+    assert all(r["eligibility"]["validity"] == "valid" for r in body["results"])
+
+
+def test_redis_down_refuses_batches_but_checks_still_work(environment, keys, person):
+    app = create_app(
+        load_settings({**environment, "REDIS_URL": "redis://127.0.0.1:1/0"}), TESTING=True
+    )
+    client = app.test_client()
+    response = submit(client, keys["clinic"], [GOOD])
+    assert (response.status_code, response.get_json()["error"]["code"]) == (
+        503,
+        "BATCH_QUEUE_UNAVAILABLE",
+    )
+    check = client.post(
+        "/api/v1/eligibility-checks",
+        json={**GOOD, "confirmation_date": "2024-09-01"},
+        headers=bearer(keys["clinic"]),
+    )
+    assert check.status_code == 200
