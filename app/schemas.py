@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from payer_registry.access.consent import CATEGORIES
+from payer_registry.presenting import jsonable
 
 
 class StrictSchema(Schema):
@@ -87,8 +88,15 @@ class DateRangeQuerySchema(StrictSchema):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+class RecordField(fields.Dict):
+    """One medical record, its dates as ISO 8601 text (not Flask's HTTP dates)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return jsonable(super()._serialize(value, attr, obj, **kwargs))
+
+
 class PageSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     page_size = fields.Integer()
-    items = fields.List(fields.Dict())
+    items = fields.List(RecordField())

@@ -41,6 +41,7 @@ def test_a_whole_visit_from_a_card_file(front_desk, card, tmp_path):
     assert [c["category"] for c in visit.consents] == ["medication"]
     page = front_desk.medications(visit.visit_id, page_size=1)
     assert (page["total"], page["page_size"], len(page["items"])) == (1, 1, 1)
+    assert dt.date.fromisoformat(page["items"][0]["dispensed_on"])
     assert front_desk.visit(visit.visit_id)["method"] == "pin"
     with pytest.raises(FrontDeskError) as refused:
         front_desk.checkups(visit.visit_id)
