@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from card_reader.cli import card
+from card_reader.demo import demo
 from payer_registry.access.cli import audit_group, institution, payer
 from payer_registry.cli import registry
 from payer_registry.db import RegistryUnavailable
@@ -27,7 +28,7 @@ def main() -> None:
     """Simulator of Japan's online eligibility verification (オンライン資格確認)."""
 
 
-for group in (registry, card, institution, payer, audit_group):
+for group in (registry, card, institution, payer, audit_group, demo):
     main.add_command(group)
 
 

@@ -19,15 +19,15 @@ from card_reader.bench import run_bench
 from card_reader.card_file import load_card, save_card
 from card_reader.errors import CardError
 from card_reader.face_reader import FaceReader
-from card_reader.issuance import auth_certificate, check_pins, issue_card, renew_card, revoke_card
+from card_reader.issuance import auth_certificate, check_pins, renew_card, revoke_card
 from card_reader.jpki import JpkiClient
-from card_reader.surface import SurfaceAttributes
+from card_reader.linking import issue_linked_card, issuer_serial
 from card_reader.transport import open_transport
 from card_reader.virtual_card import Faults, VirtualCard
 from card_reader.vpcd import DEFAULT_PORT, VirtualCardServer, reader_name
 from payer_registry.card_links import CardLinkError, link_card, person_for_card, unlink_card
 from payer_registry.db import Registry, RegistryUnavailable
-from payer_registry.repository import find_person, person_qualifications
+from payer_registry.repository import person_qualifications
 from payer_registry.settings import load_settings
 
 CARD_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -66,10 +66,6 @@ def _echo_certificate(cert: x509.Certificate) -> None:
         click.echo(line)
 
 
-def _issuer_serial(cert: x509.Certificate) -> tuple[str, int]:
-    return cert.issuer.rfc4514_string(), cert.serial_number
-
-
 @card.command()
 @click.argument("number")
 @click.option("--pin", required=True, help="4-digit PIN (authentication and card-surface AP).")
@@ -103,14 +99,7 @@ def issue(
     check_pins(pin, signature_pin)
     authority = Authority(settings.jpki_dir)
     with Registry.from_settings(settings).begin() as conn:
-        person = find_person(conn, number)
-        if person is None:
-            raise click.ClickException(f"no insured person with number {number}")
-        holder = SurfaceAttributes(person.name, person.address, person.birth_date, person.sex)
-        state = issue_card(authority, holder, pin, signature_pin, generation=generation)
-        cert = auth_certificate(state)
-        link_card(conn, number, *_issuer_serial(cert))
-        save_card(out, state)
+        cert = issue_linked_card(conn, authority, number, out, pin, signature_pin, generation)
     click.echo(f"card:        {out}")
     _echo_certificate(cert)
 
@@ -125,7 +114,7 @@ def renew(card_file: Path, generation: str) -> None:
     settings = load_settings()
     authority = Authority(settings.jpki_dir)
     state = load_card(card_file)
-    old = _issuer_serial(auth_certificate(state))
+    old = issuer_serial(auth_certificate(state))
     with Registry.from_settings(settings).begin() as conn:
         person = person_for_card(conn, *old)
         if person is None:
@@ -135,7 +124,7 @@ def renew(card_file: Path, generation: str) -> None:
         renewed = renew_card(authority, state, generation)
         cert = auth_certificate(renewed)
         unlink_card(conn, *old, reason="renewed")
-        link_card(conn, number, *_issuer_serial(cert))
+        link_card(conn, number, *issuer_serial(cert))
         revoke_card(authority, state, x509.ReasonFlags.superseded)
         save_card(card_file, renewed)
     click.echo(f"renewed {card_file}; old serial {old[1]:X} revoked")
@@ -148,7 +137,7 @@ def revoke(card_file: Path) -> None:
     """Revoke CARD_FILE's certificates (CRL and OCSP say so) and end its registry link."""
     settings = load_settings()
     state = load_card(card_file)
-    issuer, serial = _issuer_serial(auth_certificate(state))
+    issuer, serial = issuer_serial(auth_certificate(state))
     with Registry.from_settings(settings).begin() as conn:
         linked = person_for_card(conn, issuer, serial) is not None
         if linked:

@@ -114,3 +114,10 @@ def _new_key(conn: Connection, kind: str, **owner: str) -> str:
 def token_digest(key: str) -> str:
     """Secrets are stored as SHA-256 digests: they are long and random, so a fast hash is enough."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_institution_key(conn: Connection, code: str) -> str:
+    """Another API key for a registered institution (its earlier keys stay valid)."""
+    if institution(conn, code) is None:
+        raise AccessError(f"no institution {code}")
+    return _new_key(conn, kind="institution", institution_code=code)
