@@ -84,7 +84,7 @@ def iter_batches(
     if workers == 0 or len(specs) <= 2:
         yield from map(generate_batch, specs)
         return
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
         pending: deque = deque()
         for spec in specs:
             pending.append(pool.apply_async(generate_batch, (spec,)))
