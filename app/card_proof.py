@@ -23,6 +23,14 @@ from payer_registry.settings import Settings
 class Base64(fields.String):
     """Binary data carried as standard base64 text."""
 
+    def __init__(self, **kwargs) -> None:
+        metadata = {
+            "format": "byte",
+            "pattern": r"^[A-Za-z0-9+/]*={0,2}$",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs) -> bytes:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:

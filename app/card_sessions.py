@@ -13,7 +13,7 @@ from app.card_proof import Base64, prove_card
 from app.eligibility_checks import visible
 from app.errors import ApiError
 from app.extensions import registry
-from app.schemas import ConsentSchema, EligibilitySchema, StrictSchema
+from app.schemas import ConsentSchema, EligibilitySchema, StrictBoolean, StrictSchema
 from payer_registry.access import audit
 from payer_registry.access.consent import CATEGORIES, record_consents
 from payer_registry.access.keys import institution
@@ -36,12 +36,12 @@ class CardSessionSchema(Schema):
 class ConsentChoicesSchema(StrictSchema):
     """What the patient chose on the reader's consent screen (同意画面)."""
 
-    medication = fields.Boolean(load_default=False)
-    checkup = fields.Boolean(load_default=False)
-    clinical = fields.Boolean(load_default=False)
-    surgery = fields.Boolean(load_default=False)
-    limit_certificate = fields.Boolean(load_default=False)
-    specific_diseases = fields.Boolean(load_default=False)
+    medication = StrictBoolean(load_default=False)
+    checkup = StrictBoolean(load_default=False)
+    clinical = StrictBoolean(load_default=False)
+    surgery = StrictBoolean(load_default=False)
+    limit_certificate = StrictBoolean(load_default=False)
+    specific_diseases = StrictBoolean(load_default=False)
 
 
 class CardProofSchema(StrictSchema):

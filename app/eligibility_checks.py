@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields, validate, validates
 
 from app.auth import authenticated
 from app.extensions import registry
-from app.schemas import EligibilitySchema, StrictSchema
+from app.schemas import EligibilitySchema, StrictBoolean, StrictSchema
 from payer_registry.access import audit
 from payer_registry.confirmation import Inquiry, confirm_by_numbers
 from payer_registry.eligibility import today_in_japan
@@ -21,14 +21,17 @@ blueprint = Blueprint(
 
 
 class EligibilityCheckSchema(StrictSchema):
-    insurer_number = fields.String(required=True, metadata={"example": "06139992"})
+    insurer_number = fields.String(
+        required=True,
+        metadata={"example": "06139992", "pattern": "^([0-9]{6}|[0-9]{8})$"},
+    )
     symbol = fields.String(load_default="", validate=validate.Regexp(r"^[^:\s]{0,20}$"))
     number = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-Za-z\-]{1,20}$"))
     branch = fields.String(
         load_default=None, allow_none=True, validate=validate.Regexp(r"^[0-9]{2}$")
     )
     birth_date = fields.Date(required=True)
-    limit_certificate_consent = fields.Boolean(load_default=False)
+    limit_certificate_consent = StrictBoolean(load_default=False)
     confirmation_date = fields.Date(load_default=None, allow_none=True)
     staff_id = fields.String(load_default=None, validate=validate.Length(max=40))
 

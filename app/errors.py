@@ -36,7 +36,7 @@ ERROR_CODES = {
     "SIGNATURE_INVALID": (422, "the signature over the challenge does not verify"),
     "REVOCATION_UNKNOWN": (503, "the revocation source gave no trustworthy answer; retry"),
     "CARD_NOT_LINKED": (422, "the card is valid but not linked to an insured person"),
-    "CONSENT_NOT_OFFERED": (422, "the institution's reader does not offer this consent category"),
+    "CONSENT_NOT_OFFERED": (403, "the institution's reader does not offer this consent category"),
     "CONSENT_REQUIRED": (
         403,
         "the patient has not consented to show this category to this institution",
@@ -72,12 +72,18 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
-        code = (error.name or "error").upper().replace(" ", "_")
-        details = getattr(error, "data", {}).get("messages", {}) if hasattr(error, "data") else {}
         status = error.code or 500
-        if status == 422:
-            code = "VALIDATION_FAILED"
-        return error_response(status, code, error.description or error.name, details)
+        code = (
+            "VALIDATION_FAILED"
+            if status == 422
+            else (error.name or "error").upper().replace(" ", "_")
+        )
+        details = getattr(error, "data", {}).get("messages", {})
+        response, status = error_response(status, code, error.description or error.name, details)
+        for name, value in error.get_headers():  # e.g. Allow on 405, Retry-After on 429
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(RegistryUnavailable)
     def _registry_down(error: RegistryUnavailable):

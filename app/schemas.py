@@ -8,6 +8,15 @@ from payer_registry.access.consent import CATEGORIES
 from payer_registry.presenting import jsonable
 
 
+class StrictBoolean(fields.Boolean):
+    """Only JSON true and false: 0, 1, "yes" and the like are refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
