@@ -85,7 +85,7 @@ def test_unlinked_card_is_refused(client, keys, card, registry):
 def test_consent_the_reader_does_not_offer(client, keys, card):
     response = present_card(client, keys["clinic"], card, {"surgery": True})
     assert (response.status_code, response.get_json()["error"]["code"]) == (
-        422,
+        403,
         "CONSENT_NOT_OFFERED",
     )
 
