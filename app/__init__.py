@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import batches, card_proof, errors, extensions
+from app import batches, card_proof, docs, errors, extensions
 from payer_registry.settings import Settings, load_settings
 
 
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     extensions.register_limiter(app, settings)
     card_proof.register_trust_store(app, settings)
     batches.register_batch_runner(app, settings)
+    docs.configure_docs(app)
     api = extensions.register_api(app)
     errors.register_error_handlers(app)
     register_blueprints(api)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 from card_reader.cli import card
@@ -41,6 +44,22 @@ def serve(host: str, port: int, workers: int) -> None:
     from app.serve import serve as run
 
     run(host, port, workers)
+
+
+@main.command()
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout."
+)
+def openapi(out: Path | None) -> None:
+    """Print the service's OpenAPI document (the one kept in docs/openapi.json)."""
+    from app.openapi import openapi_document
+
+    text = json.dumps(openapi_document(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    if out:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @main.command()

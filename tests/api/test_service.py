@@ -22,3 +22,23 @@ def test_openapi_document_is_served(client):
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
     assert "/api/v1/health" in document["paths"]
+
+
+def test_docs_page_works_offline(client):
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "swagger-ui-bundle.js" in page
+    assert "//cdn" not in page and "https://" not in page
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        assert client.get(f"/api/v1/docs/assets/{asset}").status_code == 200
+
+
+def test_the_document_in_the_repository_matches_the_code(client):
+    import json
+
+    from app.openapi import DOCUMENT
+
+    served = client.get("/api/v1/openapi.json").get_json()
+    kept = json.loads(DOCUMENT.read_text(encoding="utf-8"))
+    assert kept == served, (
+        "docs/openapi.json is stale: run `eligsim openapi --out docs/openapi.json`"
+    )
