@@ -2,21 +2,12 @@
 
 Never generates an Individual Number (マイナンバー)."""
 
-from payer_registry.synthetic.batch import (
-    BATCH_PERSONS,
-    TABLE_COLUMNS,
-    Batch,
-    BatchSpec,
-    batch_specs,
-    generate_batch,
-)
+from payer_registry.synthetic.batch import TABLE_COLUMNS, Batch, batch_specs, generate_batch
 from payer_registry.synthetic.insurers import insurer_rows
 
 __all__ = [
-    "BATCH_PERSONS",
     "TABLE_COLUMNS",
     "Batch",
-    "BatchSpec",
     "batch_specs",
     "generate_batch",
     "insurer_rows",
