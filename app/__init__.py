@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import batches, card_proof, docs, errors, extensions
+from app import card_proof, docs, errors, extensions
 from payer_registry.settings import Settings, load_settings
 
 
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     extensions.register_registry(app, settings)
     extensions.register_limiter(app, settings)
     card_proof.register_trust_store(app, settings)
-    batches.register_batch_runner(app, settings)
+    extensions.register_job_runner(app, settings)
     docs.configure_docs(app)
     api = extensions.register_api(app)
     errors.register_error_handlers(app)
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 
 
 def register_blueprints(api) -> None:
-    from app import card_sessions, eligibility_checks, health, portal, visits
+    from app import batches, card_sessions, eligibility_checks, health, payer, portal, visits
 
-    for module in (health, card_sessions, eligibility_checks, visits, portal, batches):
+    for module in (health, card_sessions, eligibility_checks, visits, portal, batches, payer):
         api.register_blueprint(module.blueprint)

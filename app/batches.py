@@ -5,19 +5,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from flask import Flask, current_app, g
+from flask import current_app, g
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.auth import authenticated
 from app.eligibility_checks import EligibilityCheckSchema
 from app.errors import ApiError
-from app.extensions import registry
+from app.extensions import job_runner, registry
 from app.schemas import EligibilitySchema, StrictSchema
 from payer_registry import batch
-from payer_registry.jobs import InProcessRunner, QueueUnavailable, RqRunner
+from payer_registry.jobs import QueueUnavailable
 from payer_registry.presenting import jsonable
-from payer_registry.settings import Settings
 
 blueprint = Blueprint("batches", __name__, url_prefix="/api/v1", description="Batch pre-check")
 MAX_INQUIRIES = 20_000
@@ -67,15 +66,6 @@ class BatchStatusSchema(Schema):
     results = fields.List(fields.Nested(BatchResultSchema))
 
 
-def register_batch_runner(app: Flask, settings: Settings) -> None:
-    """RQ workers on Redis when REDIS_URL is set; otherwise a thread of this process."""
-    app.extensions["batch_runner"] = (
-        RqRunner(settings.redis_url)
-        if settings.redis_url
-        else InProcessRunner(app.extensions["registry"])
-    )
-
-
 @blueprint.route("/batches", methods=["POST"])
 @authenticated("institution")
 @blueprint.arguments(BatchRequestSchema)
@@ -90,7 +80,8 @@ def submit(request: dict):
             conn, g.principal.institution_code, inquiries, request["confirmation_date"], keep_for
         )
     try:
-        current_app.extensions["batch_runner"].submit(number, len(inquiries))
+        for start, end in batch.chunks(len(inquiries)):
+            job_runner().enqueue("batch_range", number, start, end)
     except QueueUnavailable:
         with registry().begin() as conn:
             batch.discard(conn, number)

@@ -46,6 +46,11 @@ ERROR_CODES = {
         503,
         "the batch job queue (Redis) is unavailable; card and number checks still work",
     ),
+    "TOO_MANY_RECORDS": (
+        413,
+        "more records than this endpoint takes at once; use the upload endpoint",
+    ),
+    "RECORD_CONFLICT": (409, "a record's insured numbers belong to different registered persons"),
     "REGISTRY_UNAVAILABLE": (503, "the registry database cannot be reached"),
     "INTERNAL_ERROR": (500, "an unexpected error; it was logged"),
 }

@@ -9,6 +9,7 @@ from flask_smorest import Api
 from app.errors import ERROR_CODES
 from app.schemas import ErrorSchema
 from payer_registry.db import Registry
+from payer_registry.jobs import InProcessRunner, JobRunner, RqRunner
 from payer_registry.settings import Settings
 
 
@@ -61,6 +62,18 @@ def _rate_limit_key() -> str:
     return (
         f"key:{key.split('_')[1]}" if key and key.count("_") == 2 else f"addr:{request.remote_addr}"
     )
+
+
+def register_job_runner(app: Flask, settings: Settings) -> None:
+    """Background jobs on RQ workers when REDIS_URL is set; otherwise on a thread of this process."""
+    if settings.redis_url:
+        app.extensions["job_runner"] = RqRunner(settings.redis_url)
+    else:
+        app.extensions["job_runner"] = InProcessRunner(app.extensions["registry"])
+
+
+def job_runner() -> JobRunner:
+    return current_app.extensions["job_runner"]
 
 
 def registry() -> Registry:

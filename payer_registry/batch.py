@@ -17,6 +17,7 @@ from payer_registry.access import audit
 from payer_registry.access.models import Batch, BatchItem
 from payer_registry.clock import as_utc, now_utc
 from payer_registry.confirmation import Inquiry, confirm_by_numbers
+from payer_registry.db import Registry
 from payer_registry.eligibility import Validity, today_in_japan
 from payer_registry.presenting import confirmation_dict, jsonable
 
@@ -72,11 +73,11 @@ def chunks(total: int) -> list[tuple[int, int]]:
     return [(start, min(start + CHUNK, total)) for start in range(0, total, CHUNK)]
 
 
-def process_range(conn_factory, reception_number: str, start: int, end: int) -> int:
+def process_range(registry: Registry, reception_number: str, start: int, end: int) -> int:
     """Answer the unanswered inquiries in positions [start, end); returns how many were answered."""
     answered = 0
     while True:
-        with conn_factory() as conn:
+        with registry.begin() as conn:
             batch = conn.execute(
                 select(batches).where(batches.c.reception_number == reception_number)
             ).first()

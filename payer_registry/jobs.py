@@ -1,12 +1,14 @@
-"""Running batch pre-checks: RQ jobs on Redis (``eligsim worker``), or in-process without Redis.
+"""Background jobs (batch pre-checks, large payer uploads): RQ jobs on Redis run by
+``eligsim worker``, or a thread of the service without Redis.
 
-Both run the same job function with the same arguments: a reception number and a range of
-positions, nothing personal (JSON serializer)."""
+Both run the same job functions with the same arguments: ids and ranges, nothing personal (JSON
+serializer); the data they work on waits in the registry."""
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -15,33 +17,39 @@ from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry, Worker
 from rq.serializers import JSONSerializer
 
-from payer_registry import batch
+from payer_registry import batch, uploads
 from payer_registry.db import Registry
 from payer_registry.settings import load_settings
 
 log = logging.getLogger(__name__)
-QUEUE_NAME = "eligsim-batches"
+QUEUE_NAME = "eligsim-jobs"
 RETRIES = 3
 JOB_TIMEOUT = 600
 MONITORING_INTERVAL = 5  # seconds between a busy worker's heartbeats
 HEARTBEAT_GRACE = 10  # a job unheard of for this long after a heartbeat counts as abandoned
+
+# name -> (work, what to do once every retry has failed); both take the registry, then the job's args
+JOBS: dict[str, tuple[Callable[..., object], Callable[..., None]]] = {
+    "batch_range": (batch.process_range, batch.mark_failed),
+    "payer_upload": (uploads.process_upload, uploads.mark_failed),
+}
 
 
 class QueueUnavailable(RuntimeError):
     """Jobs cannot be queued (Redis does not answer)."""
 
 
-def process_batch_range(reception_number: str, start: int, end: int) -> int:
-    """The job: answer the inquiries of one range of a batch."""
-    return batch.process_range(_registry().begin, reception_number, start, end)
+def run_job(name: str, *args) -> None:
+    """The RQ entry point: run job ``name`` on the registry named by the settings."""
+    JOBS[name][0](_registry(), *args)
 
 
-def batch_failed(job, connection, exc_type, exc_value, traceback) -> None:
-    """RQ failure callback: the batch fails only once its job has no retries left."""
+def job_failed(job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ failure callback: give up on the work only once no retry is left."""
     if job.retries_left:
         return
-    with _registry().begin() as conn:
-        batch.mark_failed(conn, job.args[0])
+    name, *args = job.args
+    JOBS[name][1](_registry(), *args)
 
 
 @functools.cache
@@ -49,61 +57,59 @@ def _registry() -> Registry:
     return Registry.from_settings(load_settings())
 
 
-class BatchRunner(Protocol):
-    def submit(self, reception_number: str, total: int) -> None: ...
+class JobRunner(Protocol):
+    def enqueue(self, name: str, *args) -> None: ...
 
 
 class RqRunner:
-    """Queues one RQ job per range; a job whose worker dies is retried by another worker."""
+    """Queues RQ jobs; a job whose worker dies is retried by another worker."""
 
     def __init__(self, redis_url: str) -> None:
         self.queue = Queue(
             QUEUE_NAME, connection=redis_connection(redis_url), serializer=JSONSerializer
         )
 
-    def submit(self, reception_number: str, total: int) -> None:
+    def enqueue(self, name: str, *args) -> None:
         try:
-            for start, end in batch.chunks(total):
-                self.queue.enqueue(
-                    process_batch_range,
-                    args=(reception_number, start, end),
-                    retry=Retry(max=RETRIES),
-                    on_failure=Callback(batch_failed),
-                    job_timeout=JOB_TIMEOUT,
-                    result_ttl=3600,
-                    failure_ttl=7 * 24 * 3600,
-                )
+            self.queue.enqueue(
+                run_job,
+                args=(name, *args),
+                retry=Retry(max=RETRIES),
+                on_failure=Callback(job_failed),
+                job_timeout=JOB_TIMEOUT,
+                result_ttl=3600,
+                failure_ttl=7 * 24 * 3600,
+            )
         except RedisError as error:
             raise QueueUnavailable(f"the job queue at Redis is unavailable: {error}") from None
 
 
 class InProcessRunner:
-    """Without Redis: the same job code on a background thread of this process, on its registry."""
+    """Without Redis: the same job functions on a background thread, on the service's registry."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")
 
-    def submit(self, reception_number: str, total: int) -> None:
-        for start, end in batch.chunks(total):
-            self.executor.submit(self._run, reception_number, start, end)
+    def enqueue(self, name: str, *args) -> None:
+        self.executor.submit(self._run, name, args)
 
-    def _run(self, reception_number: str, start: int, end: int) -> None:
+    def _run(self, name: str, args: tuple) -> None:
+        work, give_up = JOBS[name]
         for attempt in range(1, RETRIES + 2):
             try:
-                batch.process_range(self.registry.begin, reception_number, start, end)
+                work(self.registry, *args)
                 return
             except Exception:
-                log.exception("batch range failed (attempt %d)", attempt)
-        with self.registry.begin() as conn:
-            batch.mark_failed(conn, reception_number)
+                log.exception("job %s failed (attempt %d)", name, attempt)
+        give_up(self.registry, *args)
 
 
 def redis_connection(redis_url: str) -> Redis:
     return Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10)
 
 
-class BatchWorker(Worker):
+class JobWorker(Worker):
     """An RQ worker whose busy heartbeat is short, so that a job whose worker was killed is seen as
     abandoned and retried within seconds rather than RQ's default minute and more."""
 
@@ -112,13 +118,13 @@ class BatchWorker(Worker):
 
 
 def run_worker(redis_url: str, burst: bool = False) -> None:
-    """Work the batch queue until stopped (or until it is empty, with ``burst``)."""
+    """Work the job queue until stopped (or until it is empty, with ``burst``)."""
     connection = redis_connection(redis_url)
     try:
         connection.ping()
     except RedisError as error:
         raise QueueUnavailable(f"cannot reach Redis at {redis_url}: {error}") from None
-    worker = BatchWorker(
+    worker = JobWorker(
         [Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)],
         connection=connection,
         serializer=JSONSerializer,

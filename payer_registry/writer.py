@@ -86,3 +86,21 @@ def clear_registry(registry) -> None:
     with registry.begin() as conn:
         for table in (*reversed(RECORD_SECTIONS.values()), persons, insurers):
             conn.execute(delete(table))
+
+
+def end_qualification(conn: Connection, insured_number: str, lost_on, loss_reason: str) -> None:
+    """Record the loss of a qualification (資格喪失); raises LookupError or ValueError."""
+    row = conn.execute(
+        select(qualifications.c.id, qualifications.c.acquired_on).where(
+            qualifications.c.insured_number == insured_number
+        )
+    ).first()
+    if row is None:
+        raise LookupError(f"no qualification {insured_number}")
+    if lost_on <= row.acquired_on:
+        raise ValueError(f"must be after the qualification was acquired ({row.acquired_on})")
+    conn.execute(
+        update(qualifications)
+        .where(qualifications.c.id == row.id)
+        .values(lost_on=lost_on, loss_reason=loss_reason)
+    )

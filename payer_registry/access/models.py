@@ -145,3 +145,17 @@ class BatchItem(Base):
     inquiry: Mapped[str] = mapped_column(Text)
     result: Mapped[str | None] = mapped_column(Text)
     normal: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class PayerUpload(Base):
+    """A large payer upload of person records, written by a background job."""
+
+    __tablename__ = "payer_uploads"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    payer_name: Mapped[str] = mapped_column(String(100))
+    records: Mapped[str] = mapped_column(Text)
+    total: Mapped[int] = mapped_column(Integer)
+    written: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,101 @@
+"""Payer updates through the API: same validation as the import command, direct or as a job."""
+
+import copy
+import time
+
+from tests.api.conftest import bearer
+from tests.registry.conftest import BASE_RECORD
+
+NUMBER = "06139992:12-34:5678:01"
+
+
+def record(**changes):
+    return {**copy.deepcopy(BASE_RECORD), **changes}
+
+
+def check(client, key, number="5678"):
+    body = {
+        "insurer_number": "06139992",
+        "symbol": "12-34",
+        "number": number,
+        "branch": "01",
+        "birth_date": "1980-05-01",
+        "confirmation_date": "2024-09-01",
+    }
+    return client.post("/api/v1/eligibility-checks", json=body, headers=bearer(key)).get_json()[
+        "eligibility"
+    ]
+
+
+def test_payer_registers_then_ends_a_qualification(client, keys):
+    response = client.post(
+        "/api/v1/payer/records", json={"records": [record()]}, headers=bearer(keys["payer"])
+    )
+    assert response.get_json() == {"written": 1}
+    assert check(client, keys["clinic"])["validity"] == "valid"
+
+    ended = client.post(
+        f"/api/v1/payer/qualifications/{NUMBER}/loss",
+        json={"lost_on": "2024-08-01", "loss_reason": "03"},
+        headers=bearer(keys["payer"]),
+    )
+    assert ended.status_code == 200
+    assert check(client, keys["clinic"])["validity"] == "invalid"
+
+
+def test_invalid_records_are_refused_whole_with_every_error(client, keys):
+    bad = record(
+        sex="9", qualifications=[{**BASE_RECORD["qualifications"][0], "insured_number": "1:2:3:4"}]
+    )
+    response = client.post(
+        "/api/v1/payer/records", json={"records": [record(), bad]}, headers=bearer(keys["payer"])
+    )
+    assert response.status_code == 422
+    details = response.get_json()["error"]["details"]["records"]
+    assert set(details) == {"1"}
+    assert {"sex", "qualifications.0.insured_number"} <= set(details["1"])
+    assert check(client, keys["clinic"])["validity"] == "not_found"
+
+
+def test_institution_keys_cannot_write(client, keys):
+    response = client.post(
+        "/api/v1/payer/records", json={"records": [record()]}, headers=bearer(keys["clinic"])
+    )
+    assert (response.status_code, response.get_json()["error"]["code"]) == (403, "AUTH_WRONG_KIND")
+
+
+def test_large_upload_runs_as_a_job(client, keys):
+    records = [
+        record(
+            qualifications=[
+                {**BASE_RECORD["qualifications"][0], "insured_number": f"06139992:12-34:{n}:01"}
+            ]
+        )
+        for n in range(1000, 1600)
+    ]
+    response = client.post(
+        "/api/v1/payer/uploads", json={"records": records}, headers=bearer(keys["payer"])
+    )
+    assert response.status_code == 202
+    upload = f"/api/v1/payer/uploads/{response.get_json()['upload_id']}"
+    deadline = time.monotonic() + 60
+    while (status := client.get(upload, headers=bearer(keys["payer"])).get_json())[
+        "status"
+    ] == "queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert (status["status"], status["written"]) == ("done", 600)
+    assert check(client, keys["clinic"], number="1599")["validity"] == "valid"
+
+
+def test_loss_of_an_unknown_or_malformed_number(client, keys):
+    loss = {"lost_on": "2024-08-01", "loss_reason": "03"}
+    unknown = client.post(
+        "/api/v1/payer/qualifications/06139992:1:1:01/loss",
+        json=loss,
+        headers=bearer(keys["payer"]),
+    )
+    malformed = client.post(
+        "/api/v1/payer/qualifications/0613:1:1:1/loss", json=loss, headers=bearer(keys["payer"])
+    )
+    assert (unknown.status_code, malformed.status_code) == (404, 422)
