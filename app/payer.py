@@ -49,6 +49,7 @@ class UploadStatusSchema(UploadAcceptedSchema):
 
 
 class LossSchema(StrictSchema):
+    insured_number = fields.String(required=True, metadata={"example": "06139992:12-34:5678:01"})
     lost_on = fields.Date(required=True)
     loss_reason = fields.String(required=True, validate=validate.OneOf(LOSS_REASONS))
 
@@ -123,17 +124,18 @@ def upload_status(upload_id: str):
     return dataclasses.asdict(found)
 
 
-@blueprint.route("/qualifications/<insured_number>/loss", methods=["POST"])
+@blueprint.route("/qualification-losses", methods=["POST"])
 @authenticated("payer")
 @blueprint.arguments(LossSchema)
 @blueprint.response(200, QualificationEndedSchema)
-def end(loss: dict, insured_number: str):
-    """End a qualification (資格喪失): the date it was lost and why."""
+def end(loss: dict):
+    """End a qualification (資格喪失): which one, the date it was lost and why. (The number travels
+    in the body, not the path, so that access logs never hold it.)"""
     try:
-        canonical = str(parse_insured_number(insured_number))
+        canonical = str(parse_insured_number(loss["insured_number"]))
     except IdentifierError as error:
         raise ApiError(
-            "VALIDATION_FAILED", str(error), {"path": {"insured_number": [str(error)]}}
+            "VALIDATION_FAILED", str(error), {"json": {"insured_number": [str(error)]}}
         ) from None
     with registry().begin() as conn:
         try:
@@ -144,7 +146,7 @@ def end(loss: dict, insured_number: str):
             raise ApiError(
                 "VALIDATION_FAILED", str(error), {"json": {"lost_on": [str(error)]}}
             ) from None
-    return {"insured_number": canonical, **loss}
+    return {**loss, "insured_number": canonical}
 
 
 @blueprint.before_request

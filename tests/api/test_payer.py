@@ -35,8 +35,8 @@ def test_payer_registers_then_ends_a_qualification(client, keys):
     assert check(client, keys["clinic"])["validity"] == "valid"
 
     ended = client.post(
-        f"/api/v1/payer/qualifications/{NUMBER}/loss",
-        json={"lost_on": "2024-08-01", "loss_reason": "03"},
+        "/api/v1/payer/qualification-losses",
+        json={"insured_number": NUMBER, "lost_on": "2024-08-01", "loss_reason": "03"},
         headers=bearer(keys["payer"]),
     )
     assert ended.status_code == 200
