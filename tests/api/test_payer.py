@@ -89,13 +89,10 @@ def test_large_upload_runs_as_a_job(client, keys):
 
 
 def test_loss_of_an_unknown_or_malformed_number(client, keys):
-    loss = {"lost_on": "2024-08-01", "loss_reason": "03"}
-    unknown = client.post(
-        "/api/v1/payer/qualifications/06139992:1:1:01/loss",
-        json=loss,
-        headers=bearer(keys["payer"]),
-    )
-    malformed = client.post(
-        "/api/v1/payer/qualifications/0613:1:1:1/loss", json=loss, headers=bearer(keys["payer"])
-    )
-    assert (unknown.status_code, malformed.status_code) == (404, 422)
+    def lose(number):
+        body = {"insured_number": number, "lost_on": "2024-08-01", "loss_reason": "03"}
+        return client.post(
+            "/api/v1/payer/qualification-losses", json=body, headers=bearer(keys["payer"])
+        )
+
+    assert (lose("06139992:1:1:01").status_code, lose("0613:1:1:1").status_code) == (404, 422)
