@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, bindparam, select
 
 from payer_registry.eligibility import (
     IncomeCategory,
@@ -115,15 +115,26 @@ def _period(q: QualificationRow) -> Period:
     return Period(q.acquired_on, q.lost_on)
 
 
-def _certificates(conn: Connection, section: str, person_id: int, at: dt.date) -> list[dict]:
-    table: Table = RECORD_SECTIONS[section]
+def _in_force(table: Table):
+    """The person's certificates of one kind valid on a date (statement built once)."""
     columns = [c for c in table.c if c.name not in ("id", "person_id")]
-    stmt = select(*columns).where(
-        table.c.person_id == person_id,
+    at = bindparam("at")
+    return select(*columns).where(
+        table.c.person_id == bindparam("person_id"),
         table.c.valid_from <= at,
         (table.c.valid_until.is_(None)) | (table.c.valid_until >= at),
     )
-    return [row._asdict() for row in conn.execute(stmt)]
+
+
+_IN_FORCE = {
+    section: _in_force(RECORD_SECTIONS[section])
+    for section in ("elderly_certificates", "limit_certificates", "specific_disease_certificates")
+}
+
+
+def _certificates(conn: Connection, section: str, person_id: int, at: dt.date) -> list[dict]:
+    rows = conn.execute(_IN_FORCE[section], {"person_id": person_id, "at": at})
+    return [row._asdict() for row in rows]
 
 
 def _first(rows: list[dict]) -> dict | None:

@@ -56,6 +56,18 @@ _QUALIFICATIONS = select(*_QUALIFICATION_COLUMNS).join(
 )
 
 
+_QUALIFICATIONS_IN_RANGE = _QUALIFICATIONS.where(
+    qualifications.c.insured_number >= bindparam("low"),
+    qualifications.c.insured_number < bindparam("high"),
+)
+_QUALIFICATIONS_OF = _QUALIFICATIONS.where(
+    qualifications.c.person_id.in_(bindparam("ids", expanding=True))
+).order_by(qualifications.c.person_id, qualifications.c.acquired_on)
+_PERSONS_BY_ID = select(*(persons.c[name] for name in PersonRow.__slots__)).where(
+    persons.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def find_person(conn: Connection, insured_number: str) -> PersonRow | None:
     """The person holding this individualized insured number (canonical text form)."""
     row = conn.execute(_FIND_PERSON, {"number": insured_number}).first()
@@ -70,17 +82,13 @@ def qualifications_matching(conn: Connection, prefix: str) -> list[Qualification
     """Qualifications whose canonical number starts with ``prefix`` (a household, or a whole number).
 
     The comparison is a range on the unique index, so it stays an index lookup."""
-    column = qualifications.c.insured_number
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    stmt = _QUALIFICATIONS.where(column >= prefix, column < upper)
-    return [QualificationRow(*row) for row in conn.execute(stmt)]
+    rows = conn.execute(_QUALIFICATIONS_IN_RANGE, {"low": prefix, "high": upper})
+    return [QualificationRow(*row) for row in rows]
 
 
 def person_qualifications(conn: Connection, person_ids: list[int]) -> list[QualificationRow]:
-    stmt = _QUALIFICATIONS.where(qualifications.c.person_id.in_(person_ids)).order_by(
-        qualifications.c.person_id, qualifications.c.acquired_on
-    )
-    return [QualificationRow(*row) for row in conn.execute(stmt)]
+    return [QualificationRow(*row) for row in conn.execute(_QUALIFICATIONS_OF, {"ids": person_ids})]
 
 
 def counts(conn: Connection) -> dict[str, int]:
@@ -95,7 +103,5 @@ def counts(conn: Connection) -> dict[str, int]:
 def persons_by_id(conn: Connection, person_ids: set[int]) -> dict[int, PersonRow]:
     if not person_ids:
         return {}
-    stmt = select(*(persons.c[name] for name in PersonRow.__slots__)).where(
-        persons.c.id.in_(person_ids)
-    )
-    return {row.id: PersonRow(*row) for row in conn.execute(stmt)}
+    rows = conn.execute(_PERSONS_BY_ID, {"ids": list(person_ids)})
+    return {row.id: PersonRow(*row) for row in rows}
