@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import wraps
 
 from flask import g, request
@@ -35,10 +36,28 @@ def current_principal(kind: str) -> Principal:
     key = bearer_key()
     if key is None:
         raise ApiError("AUTH_REQUIRED", "send an API key as 'Authorization: Bearer KEY'")
-    with registry().connect() as conn:
-        principal = authenticate(conn, key)
+    principal = _known_principal(key)
     if principal is None:
         raise ApiError("AUTH_INVALID", "the API key is not valid")
     if principal.kind != kind:
         raise ApiError("AUTH_WRONG_KIND", f"this endpoint takes an {kind} key")
+    return principal
+
+
+_KNOWN: dict[str, tuple[Principal | None, float]] = {}
+KNOWN_FOR = 10.0  # seconds a key's owner is remembered by this process
+KNOWN_AT_MOST = 4096
+
+
+def _known_principal(key: str) -> Principal | None:
+    """The key's owner, looked up in the registry at most every few seconds per process."""
+    now = time.monotonic()
+    cached = _KNOWN.get(key)
+    if cached and cached[1] > now:
+        return cached[0]
+    with registry().connect() as conn:
+        principal = authenticate(conn, key)
+    if len(_KNOWN) >= KNOWN_AT_MOST:
+        _KNOWN.clear()
+    _KNOWN[key] = (principal, now + KNOWN_FOR)
     return principal

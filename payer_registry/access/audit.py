@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from payer_registry.access.models import AuditEntry, AuditHead
 from payer_registry.clock import as_utc, now_utc
@@ -33,6 +33,18 @@ CONTENT = (
 )
 
 
+_BUMP_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=audit_head.c.seq + 1)
+    .returning(audit_head.c.seq, audit_head.c.digest)
+)
+_INSERT = audit_log.insert()
+_SET_HEAD_DIGEST = (
+    update(audit_head).where(audit_head.c.id == 1).values(digest=bindparam("new_digest"))
+)
+
+
 def append(
     conn: Connection,
     *,
@@ -48,12 +60,7 @@ def append(
 ) -> int:
     """Append one entry inside the caller's transaction; returns its sequence number."""
     # Bumping the head first takes the write lock, so concurrent appends queue instead of forking.
-    head = conn.execute(
-        update(audit_head)
-        .where(audit_head.c.id == 1)
-        .values(seq=audit_head.c.seq + 1)
-        .returning(audit_head.c.seq, audit_head.c.digest)
-    ).one()
+    head = conn.execute(_BUMP_HEAD).one()
     entry = {
         "seq": head.seq,
         "at": now_utc(),
@@ -68,8 +75,8 @@ def append(
         "outcome": outcome,
     }
     digest = entry_digest(entry, head.digest)
-    conn.execute(audit_log.insert().values(**entry, previous_digest=head.digest, digest=digest))
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(digest=digest))
+    conn.execute(_INSERT, {**entry, "previous_digest": head.digest, "digest": digest})
+    conn.execute(_SET_HEAD_DIGEST, {"new_digest": digest})
     return head.seq
 
 
