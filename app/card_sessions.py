@@ -86,18 +86,23 @@ def challenge_ttl() -> dt.timedelta:
     return dt.timedelta(seconds=current_app.config["SETTINGS"].challenge_ttl_seconds)
 
 
-@blueprint.route("/card-sessions", methods=["POST"])
-@authenticated("institution")
-@blueprint.response(201, CardSessionSchema)
-def create_session():
-    """Issue a single-use challenge for the card reader."""
+def issue_challenge(institution_code: str | None, purpose: str) -> dict:
+    """A fresh single-use challenge: ``{session_id, challenge, expires_at}``."""
     with registry().begin() as conn:
-        issued = open_session(conn, g.principal.institution_code, "visit", challenge_ttl())
+        issued = open_session(conn, institution_code, purpose, challenge_ttl())
     return {
         "session_id": issued.session_id,
         "challenge": issued.challenge,
         "expires_at": issued.expires_at,
     }
+
+
+@blueprint.route("/card-sessions", methods=["POST"])
+@authenticated("institution")
+@blueprint.response(201, CardSessionSchema)
+def create_session():
+    """Issue a single-use challenge for the card reader."""
+    return issue_challenge(g.principal.institution_code, "visit")
 
 
 @blueprint.route("/card-sessions/<session_id>/verification", methods=["POST"])
@@ -106,7 +111,12 @@ def create_session():
 @blueprint.response(201, VisitOpenedSchema)
 def verify(proof: dict, session_id: str):
     """Verify the card's answer, record the consents given at the reader and open a visit."""
-    code = g.principal.institution_code
+    return open_card_visit(g.principal.institution_code, session_id, proof)
+
+
+def open_card_visit(code: str, session_id: str, proof: dict) -> dict:
+    """The card's answer (``VerificationSchema`` fields) checked for institution ``code``: the
+    consents recorded, the visit opened and audited; its id, eligibility and consents."""
     chosen = [category for category in CATEGORIES if proof["consents"][category]]
     with registry().connect() as conn:
         offered = institution(conn, code)["offered"]

@@ -10,13 +10,13 @@ from marshmallow import Schema, fields
 
 from app.auth import bearer_key
 from app.card_proof import prove_card
-from app.card_sessions import CardProofSchema, CardSessionSchema, challenge_ttl
+from app.card_sessions import CardProofSchema, CardSessionSchema, issue_challenge
 from app.errors import ApiError
 from app.extensions import registry
 from app.schemas import DateRangeQuerySchema, EligibilitySchema, PageSchema
 from payer_registry.access.audit import access_log
 from payer_registry.access.consent import consents_of_person
-from payer_registry.access.sessions import open_portal_session, open_session, portal_person
+from payer_registry.access.sessions import open_portal_session, portal_person
 from payer_registry.confirmation import confirm_person
 from payer_registry.eligibility import today_in_japan
 from payer_registry.medical import medical_page
@@ -73,13 +73,7 @@ def _patient() -> int:
 @blueprint.response(201, CardSessionSchema)
 def create_session():
     """A challenge for the patient's own card."""
-    with registry().begin() as conn:
-        issued = open_session(conn, None, "portal", challenge_ttl())
-    return {
-        "session_id": issued.session_id,
-        "challenge": issued.challenge,
-        "expires_at": issued.expires_at,
-    }
+    return issue_challenge(None, "portal")
 
 
 @blueprint.route("/sessions/<session_id>/verification", methods=["POST"])
@@ -88,7 +82,12 @@ def create_session():
 @blueprint.response(201, PortalTokenSchema)
 def verify(proof: dict, session_id: str):
     """Prove the card (PIN mode) and receive a short-lived portal token."""
-    person = prove_card(session_id, None, "portal", proof["certificate"], proof["signature"])
+    return open_portal(session_id, proof["certificate"], proof["signature"])
+
+
+def open_portal(session_id: str, certificate: bytes, signature: bytes) -> dict:
+    """The patient's card proven for a portal challenge: ``{token, expires_at}``."""
+    person = prove_card(session_id, None, "portal", certificate, signature)
     with registry().begin() as conn:
         token, expires_at = open_portal_session(conn, person.id, PORTAL_SESSION_TTL)
     return {"token": token, "expires_at": expires_at}

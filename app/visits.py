@@ -34,11 +34,11 @@ class VisitSchema(Schema):
     consents = fields.List(fields.Nested(ConsentSchema))
 
 
-def _own_visit(visit_id: str) -> dict:
-    """The visit, when it belongs to the calling institution (others get 404, not a hint)."""
+def _own_visit(visit_id: str, institution_code: str) -> dict:
+    """The visit, when it belongs to the institution (others get 404, not a hint)."""
     with registry().connect() as conn:
         visit = get_visit(conn, visit_id)
-    if visit is None or visit["institution_code"] != g.principal.institution_code:
+    if visit is None or visit["institution_code"] != institution_code:
         raise ApiError("NOT_FOUND", "no such visit")
     return visit
 
@@ -48,7 +48,7 @@ def _own_visit(visit_id: str) -> dict:
 @blueprint.response(200, VisitSchema)
 def show_visit(visit_id: str):
     """The visit's eligibility (as of its confirmation day) and the consents given at it."""
-    visit = _own_visit(visit_id)
+    visit = _own_visit(visit_id, g.principal.institution_code)
     with registry().connect() as conn:
         consents = consents_of_visit(conn, visit_id)
         result = confirm_person(
@@ -65,37 +65,40 @@ def show_visit(visit_id: str):
     }
 
 
+def medical_records(institution_code: str, visit_id: str, category: str, query: dict):
+    """One page of the visit's ``category`` records for the institution that opened it, under a
+    live consent; every look (shown or refused) is audited."""
+    visit = _own_visit(visit_id, institution_code)
+    with registry().begin() as conn:
+        state, consent_id = consent_state(
+            conn, visit["person_id"], visit["institution_code"], category, now_utc()
+        )
+        outcome = "shown" if state is ConsentState.LIVE else f"refused_{state}"
+        audit.append(
+            conn,
+            actor="institution",
+            action="view",
+            outcome=outcome,
+            institution_code=visit["institution_code"],
+            staff_id=visit["staff_id"],
+            person_id=visit["person_id"],
+            category=category,
+            visit_id=visit_id,
+            consent_id=consent_id,
+        )
+    if state is ConsentState.EXPIRED:
+        raise ApiError(
+            "CONSENT_EXPIRED", f"the consent for {category} has expired; verify the card again"
+        )
+    if state is ConsentState.NONE:
+        raise ApiError("CONSENT_REQUIRED", f"the patient has not consented to show {category} here")
+    with registry().connect() as conn:
+        return medical_page(conn, visit["person_id"], category, **query)
+
+
 def _medical_view(category: str):
     def view(query: dict, visit_id: str):
-        visit = _own_visit(visit_id)
-        with registry().begin() as conn:
-            state, consent_id = consent_state(
-                conn, visit["person_id"], visit["institution_code"], category, now_utc()
-            )
-            outcome = "shown" if state is ConsentState.LIVE else f"refused_{state}"
-            audit.append(
-                conn,
-                actor="institution",
-                action="view",
-                outcome=outcome,
-                institution_code=visit["institution_code"],
-                staff_id=visit["staff_id"],
-                person_id=visit["person_id"],
-                category=category,
-                visit_id=visit_id,
-                consent_id=consent_id,
-            )
-        if state is ConsentState.EXPIRED:
-            raise ApiError(
-                "CONSENT_EXPIRED", f"the consent for {category} has expired; verify the card again"
-            )
-        if state is ConsentState.NONE:
-            raise ApiError(
-                "CONSENT_REQUIRED", f"the patient has not consented to show {category} here"
-            )
-        with registry().connect() as conn:
-            page = medical_page(conn, visit["person_id"], category, **query)
-        return page
+        return medical_records(g.principal.institution_code, visit_id, category, query)
 
     view.__name__ = f"{category}_records"
     view.__doc__ = (
