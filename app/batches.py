@@ -12,10 +12,9 @@ from marshmallow import Schema, fields, validate
 from app.auth import authenticated
 from app.eligibility_checks import EligibilityCheckSchema
 from app.errors import ApiError
-from app.extensions import job_runner, registry
+from app.extensions import enqueue_or_refuse, registry
 from app.schemas import EligibilitySchema, StrictSchema
 from payer_registry import batch
-from payer_registry.jobs import QueueUnavailable
 from payer_registry.presenting import jsonable
 
 blueprint = Blueprint("batches", __name__, url_prefix="/api/v1", description="Batch pre-check")
@@ -79,16 +78,16 @@ def submit(request: dict):
         number = batch.create_batch(
             conn, g.principal.institution_code, inquiries, request["confirmation_date"], keep_for
         )
-    try:
-        for start, end in batch.chunks(len(inquiries)):
-            job_runner().enqueue("batch_range", number, start, end)
-    except QueueUnavailable:
-        with registry().begin() as conn:
-            batch.discard(conn, number)
-        raise ApiError(
-            "BATCH_QUEUE_UNAVAILABLE", "batch pre-checks cannot be queued now; retry later"
-        ) from None
+    enqueue_or_refuse(
+        [("batch_range", number, start, end) for start, end in batch.chunks(len(inquiries))],
+        undo=lambda: _discard(number),
+    )
     return {"reception_number": number, "status": "queued", "total": len(inquiries)}
+
+
+def _discard(number: str) -> None:
+    with registry().begin() as conn:
+        batch.discard(conn, number)
 
 
 @blueprint.route("/batches/<reception_number>")

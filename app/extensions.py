@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_smorest import Api
 
-from app.errors import ERROR_CODES
+from app.errors import ERROR_CODES, ApiError
 from app.schemas import ErrorSchema
 from payer_registry.db import Registry
-from payer_registry.jobs import InProcessRunner, JobRunner, RqRunner
+from payer_registry.jobs import InProcessRunner, JobRunner, QueueUnavailable, RqRunner
 from payer_registry.settings import Settings
 
 
@@ -74,6 +76,18 @@ def register_job_runner(app: Flask, settings: Settings) -> None:
 
 def job_runner() -> JobRunner:
     return current_app.extensions["job_runner"]
+
+
+def enqueue_or_refuse(jobs: list[tuple], undo: Callable[[], None]) -> None:
+    """Queue every job (name, *args); when the queue is down, undo what was stored and answer 503."""
+    try:
+        for name, *args in jobs:
+            job_runner().enqueue(name, *args)
+    except QueueUnavailable:
+        undo()
+        raise ApiError(
+            "BATCH_QUEUE_UNAVAILABLE", "background jobs cannot be queued now; retry later"
+        ) from None
 
 
 def registry() -> Registry:

@@ -10,11 +10,10 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app.auth import authenticated
 from app.errors import ApiError
-from app.extensions import job_runner, registry
+from app.extensions import enqueue_or_refuse, registry
 from app.schemas import StrictSchema
 from payer_registry import uploads
 from payer_registry.identifiers import IdentifierError, parse_insured_number
-from payer_registry.jobs import QueueUnavailable
 from payer_registry.records import LOSS_REASONS, PERSON_RECORD, flatten_errors
 from payer_registry.writer import RecordConflict, end_qualification
 
@@ -102,13 +101,9 @@ def upload(body: dict):
     records = _validated(body["records"])
     with registry().begin() as conn:
         upload_id = uploads.store_upload(conn, g.principal.name, records)
-    try:
-        job_runner().enqueue("payer_upload", upload_id)
-    except QueueUnavailable:
-        uploads.mark_failed(registry(), upload_id)
-        raise ApiError(
-            "BATCH_QUEUE_UNAVAILABLE", "uploads cannot be queued now; retry later"
-        ) from None
+    enqueue_or_refuse(
+        [("payer_upload", upload_id)], undo=lambda: uploads.mark_failed(registry(), upload_id)
+    )
     return {"upload_id": upload_id, "status": "queued", "total": len(records)}
 
 
