@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -15,7 +17,9 @@ from payer_registry.eligibility import today_in_japan
 from payer_registry.identifiers import IdentifierError, parse_insured_number
 from payer_registry.presenting import confirmation_dict, jsonable
 from payer_registry.repository import counts, find_person
-from payer_registry.settings import load_settings
+from payer_registry.scenario_doc import markdown, summary_lines
+from payer_registry.scenarios import PIN, Scenario, ScenarioSetupError, scenarios, seed_scenarios
+from payer_registry.settings import Settings, load_settings
 from payer_registry.writer import clear_registry
 
 
@@ -38,19 +42,52 @@ def init() -> None:
     click.echo(f"registry ready at {reg.safe_url}")
 
 
+DEFAULT_PERSONS = 10_000
+ScenarioCardIssuer = Callable[[Settings, Sequence[Scenario]], Path]
+
+
+@dataclass(frozen=True)
+class CommandHooks:
+    """Work that other packages plug into these commands (the ``eligsim`` group sets it as the click
+    context object), so that payer_registry never imports card_reader."""
+
+    issue_scenario_cards: ScenarioCardIssuer | None = None
+
+
 @registry.command()
-@click.option("--persons", default=10_000, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option(
+    "--persons",
+    type=click.IntRange(1, 10_000_000),
+    help=f"Synthetic persons [default: {DEFAULT_PERSONS:,}, or none with --scenarios].",
+)
 @click.option("--seed", default=1, show_default=True, help="Same seed, same population.")
 @click.option("--reset", is_flag=True, help="Delete every person first.")
-@click.option("--if-empty", is_flag=True, help="Do nothing when the registry already has persons.")
-def seed(persons: int, seed: int, reset: bool, if_empty: bool) -> None:
-    """Create a synthetic population with histories."""
-    from payer_registry.seeding import RegistryNotEmpty, seed_population
-
+@click.option(
+    "--if-empty", is_flag=True, help="Add no population when the registry already has persons."
+)
+@click.option(
+    "--scenarios",
+    is_flag=True,
+    help="Also (re)create the training scenarios' people and virtual cards (docs/scenarios.md).",
+)
+@click.pass_context
+def seed(
+    ctx: click.Context, persons: int | None, seed: int, reset: bool, if_empty: bool, scenarios: bool
+) -> None:
+    """Create a synthetic population with histories, and the training scenarios."""
     reg = open_registry()
     if reset:
         clear_registry(reg)
-    elif if_empty:
+    if persons or not scenarios:
+        _seed_population(reg, persons or DEFAULT_PERSONS, seed, if_empty and not reset)
+    if scenarios:
+        _seed_scenarios(reg, ctx.find_object(CommandHooks) or CommandHooks())
+
+
+def _seed_population(reg: Registry, persons: int, seed: int, if_empty: bool) -> None:
+    from payer_registry.seeding import RegistryNotEmpty, seed_population
+
+    if if_empty:
         with reg.connect() as conn:
             existing = counts(conn)["persons"]
         if existing:
@@ -62,6 +99,33 @@ def seed(persons: int, seed: int, reset: bool, if_empty: bool) -> None:
         except RegistryNotEmpty as error:
             raise click.ClickException(f"{error}; use --reset to replace them") from None
     click.echo(f"seeded {summary.persons} persons into {reg.safe_url}")
+
+
+def _seed_scenarios(reg: Registry, hooks: CommandHooks) -> None:
+    """The scenario people, then their cards and manifest through the hook, then the table."""
+    defined = seed_scenarios(reg, today_in_japan())
+    if hooks.issue_scenario_cards is None:
+        click.echo("virtual cards not issued: run this as `eligsim registry seed`", err=True)
+    else:
+        try:
+            manifest = hooks.issue_scenario_cards(load_settings(), defined)
+        except ScenarioSetupError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"scenario cards (PIN {PIN}) and {manifest} written")
+    for line in summary_lines(defined):
+        click.echo(line)
+
+
+@registry.command("scenarios-doc")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+def scenarios_doc(out: Path | None) -> None:
+    """Print the training scenarios as Markdown (kept in docs/scenarios.md)."""
+    text = markdown(scenarios(today_in_japan()))
+    if out:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @registry.command("import")
