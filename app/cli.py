@@ -9,8 +9,9 @@ import click
 
 from card_reader.cli import card
 from card_reader.demo import demo
+from card_reader.scenario_cards import issue_scenario_cards
 from payer_registry.access.cli import audit_group, institution, payer
-from payer_registry.cli import registry
+from payer_registry.cli import CommandHooks, registry
 from payer_registry.db import RegistryUnavailable
 from payer_registry.settings import SettingsError, load_settings
 
@@ -27,8 +28,10 @@ class FriendlyGroup(click.Group):
 
 @click.group(cls=FriendlyGroup)
 @click.version_option(package_name="eligsim")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Simulator of Japan's online eligibility verification (オンライン資格確認)."""
+    ctx.obj = CommandHooks(issue_scenario_cards=issue_scenario_cards)
 
 
 for group in (registry, card, institution, payer, audit_group, demo):
