@@ -1,0 +1,81 @@
+"""One seeded scenario var directory per session (card keys are the slow part), copied for each test
+so PIN counters, visits and consents never leak from one test into another."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from app import create_app
+from card_reader.card_file import load_card
+from card_reader.scenario_cards import issue_scenario_cards
+from card_reader.virtual_card import VirtualCard
+from payer_registry.access.consent import CATEGORIES
+from payer_registry.access.keys import add_institution
+from payer_registry.db import Registry
+from payer_registry.eligibility import today_in_japan
+from payer_registry.scenarios import Scenario, scenarios, seed_scenarios
+from payer_registry.settings import load_settings
+
+CLINIC = "1311234567"
+SCENARIOS = {s.slug: s for s in scenarios(today_in_japan())}
+
+
+def settings_for(var_dir, jpki_dir):
+    return load_settings({"ELIGSIM_VAR_DIR": str(var_dir), "ELIGSIM_JPKI_DIR": str(jpki_dir)})
+
+
+@pytest.fixture(scope="session")
+def jpki_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("jpki")
+
+
+@pytest.fixture(scope="session")
+def seeded_var(tmp_path_factory, jpki_dir):
+    """Every scenario person and card, as ``eligsim registry seed --scenarios`` leaves them."""
+    var_dir = tmp_path_factory.mktemp("scenario-var")
+    settings = settings_for(var_dir, jpki_dir)
+    registry = Registry.from_settings(settings)
+    registry.create_schema()
+    defined = seed_scenarios(registry, today_in_japan())
+    registry.dispose()
+    issue_scenario_cards(settings, defined)
+    return var_dir
+
+
+@pytest.fixture
+def var_dir(seeded_var, tmp_path):
+    copy = tmp_path / "var"
+    shutil.copytree(seeded_var, copy)
+    return copy
+
+
+@pytest.fixture
+def app(var_dir, jpki_dir):
+    app = create_app(settings_for(var_dir, jpki_dir), TESTING=True)
+    yield app
+    app.extensions["registry"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def clinic_key(app) -> str:
+    """A clinic whose reader offers every consent category (clinical and surgery included)."""
+    with app.extensions["registry"].begin() as conn:
+        return add_institution(conn, CLINIC, "研修クリニック", offered=CATEGORIES)
+
+
+@pytest.fixture
+def cards(var_dir):
+    """Scenario cards by file name, loaded in memory (``old=True``: the renewed scenario's old card)."""
+
+    def card(scenario: Scenario, old: bool = False) -> VirtualCard:
+        path = scenario.old_card_file if old else scenario.card_file
+        return VirtualCard(load_card(var_dir / str(path)))
+
+    return card
