@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import card_proof, docs, errors, extensions
+from app import card_proof, docs, errors, extensions, frontdesk
 from payer_registry.settings import Settings, load_settings
 
 
@@ -31,11 +31,14 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     api = extensions.register_api(app)
     errors.register_error_handlers(app)
     register_blueprints(api)
+    app.register_blueprint(frontdesk.pages)
     return app
 
 
 def register_blueprints(api) -> None:
     from app import batches, card_sessions, eligibility_checks, health, payer, portal, visits
+    from app.frontdesk import station
 
-    for module in (health, card_sessions, eligibility_checks, visits, portal, batches, payer):
+    modules = (health, card_sessions, eligibility_checks, visits, portal, batches, payer, station)
+    for module in modules:
         api.register_blueprint(module.blueprint)

@@ -62,6 +62,11 @@ def check(request: dict):
 
     Medication, checkup, clinical and surgery information are never available this way; the limit
     certificate only when the staff records the patient's consent (`limit_certificate_consent`)."""
+    return check_numbers(g.principal.institution_code, request)
+
+
+def check_numbers(institution_code: str, request: dict) -> dict:
+    """The audited check by numbers (``EligibilityCheckSchema`` fields) for an institution."""
     inquiry = Inquiry(
         request["insurer_number"],
         request["symbol"],
@@ -78,7 +83,7 @@ def check(request: dict):
             actor="institution",
             action="eligibility_check",
             outcome=str(result.validity),
-            institution_code=g.principal.institution_code,
+            institution_code=institution_code,
             staff_id=request["staff_id"],
             person_id=result.person.id if result.person else None,
             category="limit_certificate" if consented else None,
