@@ -68,16 +68,16 @@ def openapi(out: Path | None) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker for batch pre-checks (needs REDIS_URL)."""
+    """Run an RQ worker for batch pre-checks and payer uploads (needs REDIS_URL)."""
     from payer_registry.jobs import QueueUnavailable, run_worker
 
-    redis_url = load_settings().redis_url
-    if not redis_url:
+    settings = load_settings()
+    if not settings.redis_url:
         raise click.ClickException(
             "REDIS_URL is not set: without Redis the service runs batches itself"
         )
     try:
-        run_worker(redis_url, burst)
+        run_worker(settings.redis_url, settings.job_queue, burst)
     except QueueUnavailable as error:
         raise click.ClickException(str(error)) from None
 

@@ -69,7 +69,7 @@ def _rate_limit_key() -> str:
 def register_job_runner(app: Flask, settings: Settings) -> None:
     """Background jobs on RQ workers when REDIS_URL is set; otherwise on a thread of this process."""
     if settings.redis_url:
-        app.extensions["job_runner"] = RqRunner(settings.redis_url)
+        app.extensions["job_runner"] = RqRunner(settings.redis_url, settings.job_queue)
     else:
         app.extensions["job_runner"] = InProcessRunner(app.extensions["registry"])
 

@@ -82,7 +82,10 @@ def process_range(registry: Registry, reception_number: str, start: int, end: in
                 select(batches).where(batches.c.reception_number == reception_number)
             ).first()
             if batch is None:
-                return answered  # expired and purged meanwhile: nothing left to do
+                raise LookupError(
+                    f"batch {reception_number} is not in this worker's registry: "
+                    "is its DATABASE_URL the service's?"
+                )
             pending = conn.execute(
                 select(batch_items.c.position, batch_items.c.inquiry)
                 .where(

@@ -22,7 +22,6 @@ from payer_registry.db import Registry
 from payer_registry.settings import load_settings
 
 log = logging.getLogger(__name__)
-QUEUE_NAME = "eligsim-jobs"
 RETRIES = 3
 JOB_TIMEOUT = 600
 MONITORING_INTERVAL = 5  # seconds between a busy worker's heartbeats
@@ -64,9 +63,9 @@ class JobRunner(Protocol):
 class RqRunner:
     """Queues RQ jobs; a job whose worker dies is retried by another worker."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, queue_name: str) -> None:
         self.queue = Queue(
-            QUEUE_NAME, connection=redis_connection(redis_url), serializer=JSONSerializer
+            queue_name, connection=redis_connection(redis_url), serializer=JSONSerializer
         )
 
     def enqueue(self, name: str, *args) -> None:
@@ -117,7 +116,7 @@ class JobWorker(Worker):
         return self.job_monitoring_interval + HEARTBEAT_GRACE
 
 
-def run_worker(redis_url: str, burst: bool = False) -> None:
+def run_worker(redis_url: str, queue_name: str, burst: bool = False) -> None:
     """Work the job queue until stopped (or until it is empty, with ``burst``)."""
     connection = redis_connection(redis_url)
     try:
@@ -125,7 +124,7 @@ def run_worker(redis_url: str, burst: bool = False) -> None:
     except RedisError as error:
         raise QueueUnavailable(f"cannot reach Redis at {redis_url}: {error}") from None
     worker = JobWorker(
-        [Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)],
+        [Queue(queue_name, connection=connection, serializer=JSONSerializer)],
         connection=connection,
         serializer=JSONSerializer,
         worker_ttl=MONITORING_INTERVAL + HEARTBEAT_GRACE + 15,

@@ -21,6 +21,7 @@ class Settings:
     rate_limit: str
     challenge_ttl_seconds: int
     batch_result_ttl_hours: float
+    job_queue: str
 
     @property
     def default_card_dir(self) -> Path:
@@ -56,4 +57,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         rate_limit=env.get("ELIGSIM_RATE_LIMIT", "1200 per minute"),
         challenge_ttl_seconds=_number(env, "ELIGSIM_CHALLENGE_TTL_SECONDS", "120", int),
         batch_result_ttl_hours=_number(env, "ELIGSIM_BATCH_RESULT_TTL_HOURS", "72"),
+        job_queue=env.get("ELIGSIM_JOB_QUEUE") or "eligsim-jobs",
     )

@@ -6,13 +6,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 import redis
 
 from app import create_app
-from payer_registry.batch import CHUNK
+from payer_registry.jobs import RETRIES
 from payer_registry.settings import load_settings
 from tests.api.conftest import bearer
 from tests.conftest import require_service
@@ -34,7 +35,7 @@ def wait_for(client, key, number, status="done", timeout=60.0):
         body = client.get(f"/api/v1/batches/{number}", headers=bearer(key)).get_json()
         if body["status"] == status:
             return body
-        time.sleep(0.2)
+        time.sleep(0.05)
     counts = {key: body[key] for key in ("status", "processed", "normal", "error")}
     raise AssertionError(f"batch {number} not {status} after {timeout}s: {counts}")
 
@@ -92,15 +93,21 @@ def redis_url():
 
 
 @pytest.fixture
-def rq_app(environment, redis_url):
-    app = create_app(load_settings({**environment, "REDIS_URL": redis_url}), TESTING=True)
+def rq_environment(environment, redis_url):
+    """A queue of this test's own, so no stray worker of an earlier run can take its jobs."""
+    return {**environment, "REDIS_URL": redis_url, "ELIGSIM_JOB_QUEUE": f"test-{uuid.uuid4().hex}"}
+
+
+@pytest.fixture
+def rq_app(rq_environment):
+    app = create_app(load_settings(rq_environment), TESTING=True)
     yield app
     app.extensions["registry"].dispose()
 
 
-def start_worker(environment, redis_url):
-    """A real ``eligsim worker`` process in its own process group (so it can be killed whole)."""
-    env = {**os.environ, **environment, "REDIS_URL": redis_url}
+def start_worker(rq_environment):
+    """A real ``eligsim worker`` process."""
+    env = {**os.environ, **rq_environment}
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli", "worker"],
         env=env,
@@ -132,9 +139,9 @@ def stop(process):
         process.wait()
 
 
-def test_rq_workers_answer_a_batch(rq_app, environment, redis_url, keys, person):
+def test_rq_workers_answer_a_batch(rq_app, rq_environment, keys, person):
     client = rq_app.test_client()
-    workers = [start_worker(environment, redis_url) for _ in range(2)]
+    workers = [start_worker(rq_environment) for _ in range(2)]
     try:
         number = submit(client, keys["clinic"], [GOOD, UNKNOWN] * 600).get_json()[
             "reception_number"
@@ -146,22 +153,30 @@ def test_rq_workers_answer_a_batch(rq_app, environment, redis_url, keys, person)
     assert (body["processed"], body["normal"], body["error"]) == (1200, 600, 600)
 
 
-def test_a_killed_worker_loses_nothing(rq_app, environment, redis_url, keys, person):
+def test_a_killed_worker_loses_nothing(rq_app, rq_environment, redis_url, keys, person):
     client = rq_app.test_client()
     number = submit(client, keys["clinic"], [GOOD] * 3000).get_json()["reception_number"]
-    first = second = start_worker(environment, redis_url)
+    first = second = start_worker(rq_environment)
     try:
         wait_for(client, keys["clinic"], number, status="running")
-        stop(first)  # kill -9 the worker and its work horse in the middle of the job
+        stop(first)  # kill -9 the worker and its work horse while a job runs
         partial = client.get(f"/api/v1/batches/{number}", headers=bearer(keys["clinic"])).get_json()
-        assert 0 < partial["processed"] < CHUNK  # killed inside the first job, not between jobs
-        second = start_worker(environment, redis_url)
+        assert 0 < partial["processed"] < 3000
+        second = start_worker(rq_environment)
         body = wait_for(client, keys["clinic"], number, timeout=90)
     finally:
         stop(first)
         stop(second)
     assert (body["processed"], body["normal"]) == (3000, 3000)
     assert all(r["eligibility"]["validity"] == "valid" for r in body["results"])
+    assert retried_jobs(redis_url) == 1  # the job the kill interrupted ran again, and only it
+
+
+def retried_jobs(redis_url: str) -> int:
+    """How many of the queue's jobs used a retry (RQ keeps each job's retries left in its hash)."""
+    connection = redis.Redis.from_url(redis_url)
+    left = [connection.hget(key, "retries_left") for key in connection.scan_iter("rq:job:*")]
+    return sum(1 for value in left if value is not None and int(value) < RETRIES)
 
 
 def test_redis_down_refuses_batches_but_checks_still_work(environment, keys, person):
