@@ -232,6 +232,7 @@ def main() -> None:
             "ELIGSIM_VAR_DIR": str(var),
             "REDIS_URL": args.redis,
             "ELIGSIM_RATE_LIMIT": "100000000 per second",
+            "ELIGSIM_JOB_QUEUE": f"bench-{os.getpid()}",
         }
         assert load_settings(env).database_url.endswith("registry.db")
         with gunicorn("bench_bare_app:app", env, chdir=SCRIPTS) as bare:
