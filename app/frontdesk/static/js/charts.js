@@ -35,7 +35,7 @@ export function lineChart({ title, series, reference, referenceLabel, width = 40
   if (reference) {
     svg.append(
       s("line", { x1: left, y1: y(reference), x2: width - right, y2: y(reference), class: "reference" }),
-      s("text", { x: width - right, y: y(reference) - 4, class: "tick", "text-anchor": "end" }, referenceLabel));
+      s("text", { x: left + 4, y: y(reference) - 4, class: "tick reference-label" }, referenceLabel));
   }
   for (const [index, line] of series.entries()) {
     const ordered = [...line.points].sort((a, b) => time(a.date) - time(b.date));
@@ -70,7 +70,7 @@ export function medicationTimeline({ title, medications, today, rows = 14, width
     s("title", {}, title));
   for (const [row, drug] of drugs.entries()) {
     const y = top + row * rowHeight;
-    svg.append(s("text", { x: label - 8, y: y + 15, class: "drug", "text-anchor": "end" }, drug.length > 22 ? `${drug.slice(0, 21)}…` : drug));
+    svg.append(s("text", { x: label - 8, y: y + 15, class: "drug", "text-anchor": "end" }, drug.length > 17 ? `${drug.slice(0, 16)}…` : drug));
     for (const m of byDrug.get(drug)) {
       const from = time(m.dispensed_on);
       const to = from + Math.max(m.days, 1) * DAY;

@@ -28,6 +28,7 @@ async function loadStation() {
 function renderSidebar() {
   document.getElementById("reader-list").replaceChildren(...[readerChoices(state.readers, KINDS, state.reader)].flat());
   document.getElementById("notes").replaceChildren(...state.notes.map((note) => h("li", {}, note)));
+  document.querySelector("input[name=reader]:checked")?.scrollIntoView({ block: "nearest" });
   const who = state.institution ? t("who.institution", state.institution) : t("who.none");
   document.getElementById("who").textContent = who;
 }
@@ -172,7 +173,7 @@ function numbersStep() {
       go("refused", { error });
     }
   });
-  return [h("h2", { tabindex: -1 }, `${t("numbers.title")}：${title(reader())}`), hints(), form];
+  return [h("h2", { tabindex: -1 }, t("numbers.title", { title: title(reader()) })), hints(), form];
 }
 
 function resultStep() {
@@ -180,7 +181,7 @@ function resultStep() {
   const e = visit.eligibility;
   return [
     h("div", { class: "result-head" },
-      h("h2", { tabindex: -1 }, `${t("result.title")}：${title(reader())}`),
+      h("h2", { tabindex: -1 }, t("result.of", { title: title(reader()) })),
       h("span", { class: "muted" }, `${t("result.method")}: ${t(`method.${visit.method}`)}`),
       h("button", { type: "button", class: "primary", autofocus: true, onclick: restart }, t("result.next_patient"))),
     h("div", { class: "result-grid" },

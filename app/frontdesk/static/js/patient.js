@@ -46,6 +46,7 @@ function render() {
   const list = readerChoices(state.readers, KINDS, state.reader);
   document.getElementById("reader-list").replaceChildren(...[list].flat());
   document.getElementById("notes").replaceChildren(...state.notes.map((note) => h("li", {}, note)));
+  document.querySelector("input[name=reader]:checked")?.scrollIntoView({ block: "nearest" });
   const content = state.view ? signedIn(state.view) : [h("h2", { tabindex: -1 }, t("patient.title")), h("p", {}, t("patient.pick"))];
   panel.replaceChildren(...content, state.error ? refusalBox(state.error) : "");
 }

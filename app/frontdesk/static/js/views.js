@@ -67,8 +67,8 @@ function calculator(bracketCode) {
     const query = { bracket: bracketCode, medical_cost: form.medical_cost.value || 0, many_times: form.querySelector("#limit-many").checked };
     try {
       const answer = await station("/monthly-limit", { query });
-      output.replaceChildren(h("strong", {}, t("limit.result", { yen: yen(answer.monthly_limit) })),
-        answer.outpatient_limit ? h("span", {}, `　${t("limit.outpatient", { yen: yen(answer.outpatient_limit) })}`) : null);
+      const outpatient = answer.outpatient_limit ? [`　${t("limit.outpatient", { yen: yen(answer.outpatient_limit) })}`] : [];
+      output.replaceChildren(h("strong", {}, t("limit.result", { yen: yen(answer.monthly_limit) })), ...outpatient);
     } catch (error) {
       output.replaceChildren(refusalBox(error));
     }
