@@ -12,6 +12,9 @@ from tests.api.conftest import bearer
 @pytest.fixture
 def api_schema(app, keys, person):
     app.config["TESTING"] = False  # errors must go through the error handlers, as in production
+    demo = app.config["SETTINGS"].var_dir / "demo"  # the reader station acts as the clinic
+    demo.mkdir()
+    (demo / "api-key").write_text(keys["clinic"])
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     schema.app_key = keys["clinic"]
     return schema
