@@ -51,6 +51,10 @@ ERROR_CODES = {
         "more records than this endpoint takes at once; use the upload endpoint",
     ),
     "RECORD_CONFLICT": (409, "a record's insured numbers belong to different registered persons"),
+    "STATION_LOCAL_ONLY": (
+        403,
+        "the front-desk reader station answers only requests from this machine",
+    ),
     "STATION_NOT_READY": (
         503,
         "the reader station has no institution key: run scripts/run or `eligsim demo setup`",

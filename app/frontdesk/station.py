@@ -10,11 +10,12 @@ reaches it can use the cards on this machine with their PIN.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -45,6 +46,16 @@ blueprint = Blueprint(
 )
 NO_KEY = []  # the station's endpoints take no API key
 SETUP_HINT = "run scripts/run or `eligsim demo setup`"
+
+
+@blueprint.before_request
+def _loopback_only() -> None:
+    """The station uses the machine's cards and the demo clinic's key without asking for one, so it
+    answers only browsers on this machine."""
+    if not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback:
+        raise ApiError(
+            "STATION_LOCAL_ONLY", "the reader station answers only on this machine (loopback)"
+        )
 
 
 def _var_dir() -> Path:

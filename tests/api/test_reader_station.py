@@ -204,3 +204,11 @@ def test_number_scenarios_are_checked_by_numbers(client, station, var_dir, perso
     assert checked.get_json()["eligibility"]["validity"] == "valid"
     as_card = client.post(f"{STATION}/pin-checks", json={"reader": "scenario:lost", "pin": "1234"})
     assert error_of(as_card)["code"] == "NO_READER"
+
+
+def test_the_station_answers_only_this_machine(client):
+    response = client.get("/frontdesk/api/station", environ_base={"REMOTE_ADDR": "192.0.2.10"})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (
+        403,
+        "STATION_LOCAL_ONLY",
+    )
