@@ -35,7 +35,7 @@ ensure_venv() {
     "$PYTHON" -m venv "$VENV" || die "could not create .venv with $PYTHON (need Python >= 3.11 with venv)"
   fi
   local have
-  have="$(cat "$stamp" 2>/dev/null)"
+  have="$(cat "$stamp" 2>/dev/null || true)"
   # an environment with the test extra also serves the plain one
   if [ "$have" != "$want" ] && [ "$have" != "${want}test" ]; then
     say "installing the project into .venv${extras:+ with [$extras]}"
