@@ -107,12 +107,15 @@ def _medical_view(category: str):
     return view
 
 
-for _path, _category in (
-    ("medications", "medication"),
-    ("checkups", "checkup"),
-    ("clinical", "clinical"),
-    ("surgeries", "surgery"),
-):
+# path under a visit -> consent category of its records
+RECORD_PAGES = {
+    "medications": "medication",
+    "checkups": "checkup",
+    "clinical": "clinical",
+    "surgeries": "surgery",
+}
+
+for _path, _category in RECORD_PAGES.items():
     blueprint.route(f"/visits/<visit_id>/{_path}")(
         authenticated("institution")(
             blueprint.arguments(DateRangeQuerySchema, location="query")(

@@ -31,7 +31,7 @@ from app.extensions import registry
 from app.frontdesk.readers import Reader, catalogue, connected
 from app.portal import PortalTokenSchema, open_portal
 from app.schemas import DateRangeQuerySchema, PageSchema, StrictBoolean, StrictSchema
-from app.visits import medical_records
+from app.visits import RECORD_PAGES, medical_records
 from card_reader.errors import CardError, WrongPin
 from card_reader.face_reader import FaceReader
 from card_reader.jpki import JpkiClient
@@ -245,12 +245,7 @@ def _records_view(category: str):
     return view
 
 
-for _path, _category in (
-    ("medications", "medication"),
-    ("checkups", "checkup"),
-    ("clinical", "clinical"),
-    ("surgeries", "surgery"),
-):
+for _path, _category in RECORD_PAGES.items():
     blueprint.route(f"/visits/<visit_id>/{_path}")(
         blueprint.doc(security=NO_KEY)(
             blueprint.arguments(DateRangeQuerySchema, location="query")(
