@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """API benchmark (issue 4), everything on loopback, load from separate processes:
 
-1. Eligibility checks by number through gunicorn (2 workers), driven by ``wrk`` (Debian package),
+1. Eligibility checks by number through gunicorn (2 workers by default), driven by ``wrk`` (Debian package),
    against a bare Flask JSON endpoint served the same way in the same run: throughput ratio
    (aim >= 0.5) and the p99 latency at that load (aim <= 50 ms).
 2. Card session + PIN-mode verification per second (the client signs with an in-process card).
@@ -66,13 +66,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, env: dict, chdir: Path = ROOT):
+def gunicorn(app: str, env: dict, workers: int, chdir: Path = ROOT):
     port = free_port()
     process = subprocess.Popen(
         [
             VENV_BIN / "gunicorn",
             "--workers",
-            "2",
+            str(workers),
             "--bind",
             f"127.0.0.1:{port}",
             "--chdir",
@@ -215,6 +215,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=5000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for both servers")
     parser.add_argument(
         "--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     )
@@ -235,9 +236,9 @@ def main() -> None:
             "ELIGSIM_JOB_QUEUE": f"bench-{os.getpid()}",
         }
         assert load_settings(env).database_url.endswith("registry.db")
-        with gunicorn("bench_bare_app:app", env, chdir=SCRIPTS) as bare:
+        with gunicorn("bench_bare_app:app", env, args.workers, chdir=SCRIPTS) as bare:
             bare_rate, bare_p99 = wrk(bare, lua, args.seconds)
-        with gunicorn("app:create_app()", env) as url:
+        with gunicorn("app:create_app()", env, args.workers) as url:
             rate, p99 = wrk(url, lua, args.seconds)
             visits = card_visits_per_second(url, key, card, args.seconds / 2)
             batch = batch_seconds(url, key, bodies, env, args.batch)
