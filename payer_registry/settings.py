@@ -17,7 +17,6 @@ class Settings:
     redis_url: str | None
     consent_ttl_hours: float
     jpki_dir: Path
-    secret_key: str | None
     rate_limit: str
     challenge_ttl_seconds: int
     batch_result_ttl_hours: float
@@ -53,7 +52,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_url=env.get("REDIS_URL") or None,
         consent_ttl_hours=_number(env, "ELIGSIM_CONSENT_TTL_HOURS", "24"),
         jpki_dir=Path(env.get("ELIGSIM_JPKI_DIR") or var_dir / "jpki"),
-        secret_key=env.get("SECRET_KEY") or None,
         rate_limit=env.get("ELIGSIM_RATE_LIMIT", "1200 per minute"),
         challenge_ttl_seconds=_number(env, "ELIGSIM_CHALLENGE_TTL_SECONDS", "120", int),
         batch_result_ttl_hours=_number(env, "ELIGSIM_BATCH_RESULT_TTL_HOURS", "72"),
