@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payer_registry.access import audit, keys
 from payer_registry.access.consent import CATEGORIES
@@ -48,10 +50,17 @@ def add_institution(code: str, name: str, kind: str | None, offer: tuple[str, ..
 )
 def add_reader(code: str, name: str, public_key: Path) -> None:
     """Register a face-recognition reader's public key (PEM) for face-mode attestations."""
+    pem = public_key.read_bytes()
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except ValueError:
+        raise click.ClickException(f"{public_key}: not a PEM public key") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise click.ClickException(f"{public_key}: a reader key must be RSA")
     with open_registry().begin() as conn:
         if keys.institution(conn, code) is None:
             raise click.ClickException(f"no institution {code}; add it first")
-        keys.add_reader_key(conn, code, name, public_key.read_text(encoding="ascii"))
+        keys.add_reader_key(conn, code, name, pem.decode("ascii"))
     click.echo(f"reader {name} registered for institution {code}")
 
 

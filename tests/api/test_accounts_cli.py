@@ -86,3 +86,30 @@ def test_audit_verify_finds_a_removed_entry(run, client, keys, person, registry)
     with registry.begin() as conn:
         conn.execute(audit_log.delete().where(audit_log.c.seq == 3))
     assert "audit log broken at entry 3" in run("audit", "verify").output
+
+
+def test_add_reader_refuses_what_is_not_an_rsa_public_key(run, registry, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    run("institution", "add", "--code", "1311112223", "--name", "顔認証クリニック")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a key")
+    ec_key = tmp_path / "ec.pem"
+    ec_key.write_bytes(
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    for path, message in ((junk, "not a PEM public key"), (ec_key, "must be RSA")):
+        result = run(
+            "institution",
+            "add-reader",
+            "--code",
+            "1311112223",
+            "--name",
+            "r",
+            "--public-key",
+            str(path),
+        )
+        assert (result.exit_code, message in result.output) == (1, True)
