@@ -35,4 +35,6 @@ ITEMS: tuple[CheckupItem, ...] = (
 )
 
 METABOLIC_JUDGEMENTS = {"1": "基準該当", "2": "予備群該当", "3": "非該当", "4": "判定不能"}
-URINE_RESULTS = ("-", "+-", "+", "2+", "3+")
+# Qualitative urine results as the checkup XML codes them (尿糖・尿蛋白: 1 −, 2 ±, 3 +, 4 ++, 5 +++).
+URINE_RESULTS = {"1": "−", "2": "±", "3": "+", "4": "++", "5": "+++"}
+QUALITATIVE = ("urine_glucose", "urine_protein")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
-from payer_registry.checkup_items import ITEMS
+from payer_registry.checkup_items import ITEMS, QUALITATIVE, URINE_RESULTS
 from payer_registry.models import RECORD_SECTIONS
 
 # category -> (table section, date column, extra condition on the procedure kind)
@@ -66,4 +66,10 @@ def _checkup_items(row: dict) -> dict:
         {"code": item.code, "name": item.label, "value": row.pop(item.column), "unit": item.unit}
         for item in ITEMS
     ]
+    for item in items:
+        if item["value"] in URINE_RESULTS and item["code"] in _QUALITATIVE_CODES:
+            item["text"] = URINE_RESULTS[item["value"]]
     return {**row, "items": [item for item in items if item["value"] is not None]}
+
+
+_QUALITATIVE_CODES = {item.code for item in ITEMS if item.column in QUALITATIVE}

@@ -36,7 +36,7 @@ CHECKUP_SERIES = {
     "fasting_glucose": (98, 106, 118, 131, 148),
     "hba1c": (5.6, 5.9, 6.3, 6.8, 7.4),
     "egfr": (82.0, 80.5, 78.9, 77.0, 75.2),
-    "urine_glucose": ("-", "-", "-", "+-", "+"),
+    "urine_glucose": ("1", "1", "1", "2", "3"),
     "haemoglobin": (14.8, 14.7, 14.9, 14.6, 14.5),
 }
 HEIGHT = 170.2
@@ -274,7 +274,7 @@ class People:
                     "institution_name": CLINIC[1],
                     "height": HEIGHT,
                     "bmi": bmi,
-                    "urine_protein": "-",
+                    "urine_protein": "1",
                     "metabolic_judgement": judgement,
                     **values,
                 }

@@ -168,3 +168,21 @@ def test_errors_are_one_clear_line(cli, args, message):
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_seeded_population_round_trips(cli, registry, tmp_path, monkeypatch):
+    """Everything the seeder and the scenarios write is importable as exported."""
+    import datetime as dt
+
+    from payer_registry.scenarios import seed_scenarios
+    from payer_registry.seeding import seed_population
+
+    seed_population(registry, 300, seed=3, reference_date=dt.date(2026, 11, 29), workers=0)
+    seed_scenarios(registry, dt.date(2026, 11, 29))
+    exported = tmp_path / "population.jsonl"
+    exported.write_text(cli("registry", "export").output, encoding="utf-8")
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'copy.db'}")
+    imported = cli("registry", "import", exported)
+    assert imported.exit_code == 0, imported.output[:2000]
+    assert cli("registry", "export").output == exported.read_text(encoding="utf-8")
