@@ -31,6 +31,13 @@ _NO_SMARTCARD = 0x8010000C
 _GONE = {0x80100069, 0x80100068, 0x80100067}  # W_REMOVED_CARD, W_RESET_CARD, W_UNPOWERED_CARD
 REMOVAL_GRACE_SECONDS = 2.0
 _NO_READER = {0x8010002E, 0x80100009, 0x80100017}  # NO_READERS_AVAILABLE, UNKNOWN_, UNAVAILABLE
+# PROTO_MISMATCH, NOT_READY, W_UNRESPONSIVE_CARD: a card just inserted, still being powered up
+_SETTLING = {0x8010000F, 0x80100010, 0x80100066}
+SETTLE_SECONDS = 1.5
+
+
+class _CardSettling(PcscError):
+    """The reader is still powering up a card just inserted; connecting again shortly works."""
 
 
 def _hresult(exc: Exception) -> int:
@@ -47,6 +54,8 @@ def _translate(exc: Exception, reader: str | None, connected: bool) -> CardError
         return NoCard(reader)
     if code in _NO_READER:
         return NoReader(reader)
+    if code in _SETTLING and not connected:
+        return _CardSettling(f"{exc}")
     return PcscError(f"{exc}")
 
 
@@ -86,10 +95,18 @@ class PcscTransport:
 
     def __init__(self, pyscard_reader: Any, disposition: int = SCARD_RESET_CARD) -> None:
         self.reader_name = str(pyscard_reader)
-        with _pcsc_errors(self.reader_name):
-            self._connection = pyscard_reader.createConnection()
-            self._connection.connect(disposition=disposition)
-            self.atr = bytes(self._connection.getATR())
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            try:
+                with _pcsc_errors(self.reader_name):
+                    self._connection = pyscard_reader.createConnection()
+                    self._connection.connect(disposition=disposition)
+                    self.atr = bytes(self._connection.getATR())
+                return
+            except _CardSettling:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     def _send(self, apdu: bytes) -> tuple[bytes, int, int]:
         try:
