@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import wraps
 
 from flask import g, request
@@ -18,7 +19,7 @@ def bearer_key() -> str | None:
     return key.strip() if scheme.lower() == "bearer" and key.strip() else None
 
 
-def authenticated(kind: str):
+def authenticated(kind: str) -> Callable[[Callable], Callable]:
     """Require a valid key of ``kind`` ("institution" or "payer"); the principal goes to ``g``."""
 
     def decorate(view):

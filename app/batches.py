@@ -69,7 +69,7 @@ class BatchStatusSchema(Schema):
 @authenticated("institution")
 @blueprint.arguments(BatchRequestSchema)
 @blueprint.response(202, BatchAcceptedSchema)
-def submit(request: dict):
+def submit(request: dict) -> dict:
     """Accept up to 20,000 inquiries; answers are computed in the background."""
     settings = current_app.config["SETTINGS"]
     inquiries = [jsonable(inquiry) for inquiry in request["inquiries"]]
@@ -93,7 +93,7 @@ def _discard(number: str) -> None:
 @blueprint.route("/batches/<reception_number>")
 @authenticated("institution")
 @blueprint.response(200, BatchStatusSchema)
-def status(reception_number: str):
+def status(reception_number: str) -> dict:
     """Progress counts and one result per inquiry (null until answered)."""
     with registry().connect() as conn:
         found = batch.batch_status(conn, reception_number, g.principal.institution_code)

@@ -100,7 +100,7 @@ def issue_challenge(institution_code: str | None, purpose: str) -> dict:
 @blueprint.route("/card-sessions", methods=["POST"])
 @authenticated("institution")
 @blueprint.response(201, CardSessionSchema)
-def create_session():
+def create_session() -> dict:
     """Issue a single-use challenge for the card reader."""
     return issue_challenge(g.principal.institution_code, "visit")
 
@@ -109,7 +109,7 @@ def create_session():
 @authenticated("institution")
 @blueprint.arguments(VerificationSchema)
 @blueprint.response(201, VisitOpenedSchema)
-def verify(proof: dict, session_id: str):
+def verify(proof: dict, session_id: str) -> dict:
     """Verify the card's answer, record the consents given at the reader and open a visit."""
     return open_card_visit(g.principal.institution_code, session_id, proof)
 

@@ -19,7 +19,7 @@ from payer_registry.settings import SettingsError, load_settings
 class FriendlyGroup(click.Group):
     """Turns the errors a user can cause or fix into one clear line and exit status 1."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except (RegistryUnavailable, SettingsError) as error:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, send_from_directory
+from flask import Blueprint, Flask, Response, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 ASSETS = "/api/v1/docs/assets/"
@@ -10,7 +10,7 @@ assets = Blueprint("docs_assets", __name__)
 
 
 @assets.route(f"{ASSETS}<path:filename>")
-def asset(filename: str):
+def asset(filename: str) -> Response:
     return send_from_directory(swagger_ui_path, filename, max_age=86400)
 
 

@@ -57,7 +57,7 @@ def visible(eligibility: dict, consented: set[str]) -> dict:
 @authenticated("institution")
 @blueprint.arguments(EligibilityCheckSchema)
 @blueprint.response(200, EligibilityResultSchema)
-def check(request: dict):
+def check(request: dict) -> dict:
     """Confirm eligibility from the numbers on an insurance card.
 
     Medication, checkup, clinical and surgery information are never available this way; the limit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from payer_registry.db import RegistryUnavailable
@@ -82,7 +82,9 @@ class ApiError(Exception):
         self.code, self.message, self.details = code, message, details or {}
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None):
+def error_response(
+    status: int, code: str, message: str, details: dict | None = None
+) -> tuple[Response, int]:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     return jsonify(body), status
 

@@ -19,7 +19,7 @@ class HealthSchema(Schema):
 @blueprint.route("/health")
 @blueprint.doc(security=[])
 @blueprint.response(200, HealthSchema)
-def health():
+def health() -> dict:
     """Answers when the service and its registry database are usable."""
     with registry().connect() as conn:
         conn.execute(text("SELECT 1"))

@@ -80,7 +80,7 @@ def _validated(raw_records: list[dict]) -> list[dict]:
 @authenticated("payer")
 @blueprint.arguments(RecordsSchema)
 @blueprint.response(200, WrittenSchema)
-def write(body: dict):
+def write(body: dict) -> dict:
     """Register or update up to 500 persons at once (upsert by individualized insured number)."""
     if len(body["records"]) > MAX_DIRECT:
         raise ApiError("TOO_MANY_RECORDS", f"at most {MAX_DIRECT} records here; use /payer/uploads")
@@ -96,7 +96,7 @@ def write(body: dict):
 @authenticated("payer")
 @blueprint.arguments(RecordsSchema)
 @blueprint.response(202, UploadAcceptedSchema)
-def upload(body: dict):
+def upload(body: dict) -> dict:
     """Register or update up to 20,000 persons in the background; poll the upload for its status."""
     records = _validated(body["records"])
     with registry().begin() as conn:
@@ -110,7 +110,7 @@ def upload(body: dict):
 @blueprint.route("/uploads/<upload_id>")
 @authenticated("payer")
 @blueprint.response(200, UploadStatusSchema)
-def upload_status(upload_id: str):
+def upload_status(upload_id: str) -> dict:
     """queued, done (with how many were written) or failed (nothing written)."""
     with registry().connect() as conn:
         found = uploads.upload_status(conn, upload_id, g.principal.name)
@@ -123,7 +123,7 @@ def upload_status(upload_id: str):
 @authenticated("payer")
 @blueprint.arguments(LossSchema)
 @blueprint.response(200, QualificationEndedSchema)
-def end(loss: dict):
+def end(loss: dict) -> dict:
     """End a qualification (資格喪失): which one, the date it was lost and why. (The number travels
     in the body, not the path, so that access logs never hold it.)"""
     try:

@@ -71,7 +71,7 @@ def _patient() -> int:
 @blueprint.route("/sessions", methods=["POST"])
 @blueprint.doc(security=[])
 @blueprint.response(201, CardSessionSchema)
-def create_session():
+def create_session() -> dict:
     """A challenge for the patient's own card."""
     return issue_challenge(None, "portal")
 
@@ -80,7 +80,7 @@ def create_session():
 @blueprint.doc(security=[])
 @blueprint.arguments(CardProofSchema)
 @blueprint.response(201, PortalTokenSchema)
-def verify(proof: dict, session_id: str):
+def verify(proof: dict, session_id: str) -> dict:
     """Prove the card (PIN mode) and receive a short-lived portal token."""
     return open_portal(session_id, proof["certificate"], proof["signature"])
 
@@ -95,7 +95,7 @@ def open_portal(session_id: str, certificate: bytes, signature: bytes) -> dict:
 
 @blueprint.route("/me")
 @blueprint.response(200, PortalViewSchema)
-def me():
+def me() -> dict:
     """My eligibility today (everything the payers hold about it) and every consent I gave."""
     person_id = _patient()
     with registry().connect() as conn:
@@ -106,7 +106,7 @@ def me():
 
 @blueprint.route("/me/access-log")
 @blueprint.response(200, AccessLogSchema)
-def my_access_log():
+def my_access_log() -> dict:
     """Which institution did what with my data, and when (newest first)."""
     person_id = _patient()
     with registry().connect() as conn:

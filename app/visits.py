@@ -17,7 +17,7 @@ from payer_registry.access.sessions import get_visit
 from payer_registry.clock import now_utc
 from payer_registry.confirmation import confirm_person
 from payer_registry.eligibility import JAPAN
-from payer_registry.medical import medical_page
+from payer_registry.medical import Page, medical_page
 from payer_registry.presenting import confirmation_dict
 
 blueprint = Blueprint(
@@ -46,7 +46,7 @@ def _own_visit(visit_id: str, institution_code: str) -> dict:
 @blueprint.route("/visits/<visit_id>")
 @authenticated("institution")
 @blueprint.response(200, VisitSchema)
-def show_visit(visit_id: str):
+def show_visit(visit_id: str) -> dict:
     """The visit's eligibility (as of its confirmation day) and the consents given at it."""
     visit = _own_visit(visit_id, g.principal.institution_code)
     with registry().connect() as conn:
@@ -65,7 +65,7 @@ def show_visit(visit_id: str):
     }
 
 
-def medical_records(institution_code: str, visit_id: str, category: str, query: dict):
+def medical_records(institution_code: str, visit_id: str, category: str, query: dict) -> Page:
     """One page of the visit's ``category`` records for the institution that opened it, under a
     live consent; every look (shown or refused) is audited."""
     visit = _own_visit(visit_id, institution_code)

@@ -15,6 +15,7 @@ from typing import Protocol
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry, Worker
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from payer_registry import batch, uploads
@@ -43,7 +44,9 @@ def run_job(name: str, *args) -> None:
     JOBS[name][0](_registry(), *args)
 
 
-def job_failed(job, connection, exc_type, exc_value, traceback) -> None:
+def job_failed(
+    job: Job, connection: Redis, exc_type: type, exc_value: BaseException, traceback: object
+) -> None:
     """RQ failure callback: give up on the work only once no retry is left."""
     if job.retries_left:
         return
@@ -112,7 +115,7 @@ class JobWorker(Worker):
     """An RQ worker whose busy heartbeat is short, so that a job whose worker was killed is seen as
     abandoned and retried within seconds rather than RQ's default minute and more."""
 
-    def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.job_monitoring_interval + HEARTBEAT_GRACE
 
 

@@ -43,7 +43,7 @@ def confirmation_dict(result: Confirmation) -> dict:
     return data
 
 
-def jsonable(value):
+def jsonable(value: object) -> object:
     """Dates to ISO text, dataclasses to dicts, recursively."""
     if isinstance(value, dt.date):
         return value.isoformat()

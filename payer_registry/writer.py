@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Connection, delete, select, update
 
+from payer_registry.db import Registry
 from payer_registry.identifiers import insurer_kind, parse_insured_number
 from payer_registry.models import RECORD_SECTIONS, Insurer, Person, Qualification
 
@@ -81,14 +84,16 @@ def _ensure_insurers(conn: Connection, rows: list[dict]) -> None:
             conn.execute(update(insurers).where(insurers.c.number == number).values(name=name))
 
 
-def clear_registry(registry) -> None:
+def clear_registry(registry: Registry) -> None:
     """Delete every person with their histories, and every insurer."""
     with registry.begin() as conn:
         for table in (*reversed(RECORD_SECTIONS.values()), persons, insurers):
             conn.execute(delete(table))
 
 
-def end_qualification(conn: Connection, insured_number: str, lost_on, loss_reason: str) -> None:
+def end_qualification(
+    conn: Connection, insured_number: str, lost_on: dt.date, loss_reason: str
+) -> None:
     """Record the loss of a qualification (資格喪失); raises LookupError or ValueError."""
     row = conn.execute(
         select(qualifications.c.id, qualifications.c.acquired_on).where(

@@ -16,10 +16,10 @@ pages = Blueprint(
 
 
 @pages.route("/")
-def front_desk():
+def front_desk() -> str:
     return render_template("frontdesk.html", script="js/frontdesk.js")
 
 
 @pages.route("/patient")
-def patient():
+def patient() -> str:
     return render_template("patient.html", script="js/patient.js")

@@ -186,7 +186,7 @@ class LimitSchema(Schema):
 @blueprint.route("/station")
 @blueprint.doc(security=NO_KEY)
 @blueprint.response(200, StationSchema)
-def station():
+def station() -> dict:
     """The station's institution (null when not set up: the notes say what to do) and readers."""
     found = catalogue(_var_dir())
     try:
@@ -201,7 +201,7 @@ def station():
 @blueprint.doc(security=NO_KEY)
 @blueprint.arguments(CardRequestSchema)
 @blueprint.response(200, PinCheckSchema)
-def check_pin(request: dict):
+def check_pin(request: dict) -> dict:
     """Verify the PIN on the card, as the reader does before its consent screen."""
     reader = _reader(request["reader"])
     with _card_errors(), connected(reader) as transport:
@@ -214,7 +214,7 @@ def check_pin(request: dict):
 @blueprint.doc(security=NO_KEY)
 @blueprint.arguments(StationVisitSchema)
 @blueprint.response(201, StationVisitResultSchema)
-def run_visit(request: dict):
+def run_visit(request: dict) -> dict:
     """A whole card visit: challenge, card (PIN or face), verification with the consents chosen."""
     code = station_institution()["code"]
     session = issue_challenge(code, "visit")
@@ -231,7 +231,7 @@ def run_visit(request: dict):
 @blueprint.doc(security=NO_KEY)
 @blueprint.arguments(EligibilityCheckSchema)
 @blueprint.response(200, EligibilityResultSchema)
-def check_by_numbers(request: dict):
+def check_by_numbers(request: dict) -> dict:
     """Eligibility from the numbers on an insurance card, as the station's institution."""
     return check_numbers(station_institution()["code"], request)
 
@@ -259,7 +259,7 @@ for _path, _category in RECORD_PAGES.items():
 @blueprint.doc(security=NO_KEY)
 @blueprint.arguments(CardRequestSchema)
 @blueprint.response(201, PortalTokenSchema)
-def open_patient_portal(request: dict):
+def open_patient_portal(request: dict) -> dict:
     """The patient's own card proven for the portal; use the token with /api/v1/portal/me."""
     session = issue_challenge(None, "portal")
     certificate, signature = card_answer(request, session["challenge"])
@@ -270,7 +270,7 @@ def open_patient_portal(request: dict):
 @blueprint.doc(security=NO_KEY)
 @blueprint.arguments(LimitQuerySchema, location="query")
 @blueprint.response(200, LimitSchema)
-def limit(query: dict):
+def limit(query: dict) -> dict:
     """The month's out-of-pocket limit (高額療養費) for a bracket and the month's medical cost."""
     found = bracket(query["bracket"])
     return query | {
