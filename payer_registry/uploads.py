@@ -66,12 +66,15 @@ def process_upload(registry: Registry, upload_id: str) -> None:
 
 
 def mark_failed(registry: Registry, upload_id: str) -> None:
+    """The upload gave up: nothing was written, and the records it held are dropped."""
     with registry.begin() as conn:
         conn.execute(
             update(payer_uploads)
             .where(payer_uploads.c.id == upload_id)
             .values(
-                error="the upload could not be written; nothing was changed", finished_at=now_utc()
+                error="the upload could not be written; nothing was changed",
+                finished_at=now_utc(),
+                records="",
             )
         )
 
