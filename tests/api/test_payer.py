@@ -96,3 +96,21 @@ def test_loss_of_an_unknown_or_malformed_number(client, keys):
         )
 
     assert (lose("06139992:1:1:01").status_code, lose("0613:1:1:1").status_code) == (404, 422)
+
+
+def test_upload_with_the_queue_down_is_refused_and_keeps_nothing(environment, keys):
+    from app import create_app
+    from payer_registry.access.models import PayerUpload
+    from payer_registry.settings import load_settings
+
+    app = create_app(load_settings({**environment, "REDIS_URL": "redis://127.0.0.1:1/0"}))
+    response = app.test_client().post(
+        "/api/v1/payer/uploads", json={"records": [record()]}, headers=bearer(keys["payer"])
+    )
+    assert (response.status_code, response.get_json()["error"]["code"]) == (
+        503,
+        "BATCH_QUEUE_UNAVAILABLE",
+    )
+    with app.extensions["registry"].connect() as conn:
+        stored = conn.execute(PayerUpload.__table__.select()).one()
+    assert (stored.records, stored.error is not None) == ("", True)
