@@ -4,8 +4,8 @@ machine because a browser cannot talk PC/SC.
 It reads the card the page names (a virtual card file or a PC/SC reader of this machine), verifies
 the PIN the patient typed (or lets the simulated face reader attest), signs the challenge and posts
 the proof through the same functions as the public API, acting as the demo institution whose key
-``eligsim demo setup`` leaves in ``<var>/demo/api-key``. Meant for a service on loopback: anyone who
-reaches it can use the cards on this machine with their PIN.
+``eligsim demo setup`` leaves in ``<var>/demo/api-key``. It asks for no key, so it answers only
+requests from this machine (loopback).
 """
 
 from __future__ import annotations
@@ -52,10 +52,17 @@ SETUP_HINT = "run scripts/run or `eligsim demo setup`"
 def _loopback_only() -> None:
     """The station uses the machine's cards and the demo clinic's key without asking for one, so it
     answers only browsers on this machine."""
-    if not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback:
+    if not _is_loopback(request.remote_addr):
         raise ApiError(
             "STATION_LOCAL_ONLY", "the reader station answers only on this machine (loopback)"
         )
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(address or "").is_loopback
+    except ValueError:  # not an IP address (e.g. a unix socket): not known to be this machine
+        return False
 
 
 def _var_dir() -> Path:

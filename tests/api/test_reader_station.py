@@ -206,9 +206,8 @@ def test_number_scenarios_are_checked_by_numbers(client, station, var_dir, perso
     assert error_of(as_card)["code"] == "NO_READER"
 
 
-def test_the_station_answers_only_this_machine(client):
-    response = client.get("/frontdesk/api/station", environ_base={"REMOTE_ADDR": "192.0.2.10"})
-    assert (response.status_code, response.get_json()["error"]["code"]) == (
-        403,
-        "STATION_LOCAL_ONLY",
-    )
+@pytest.mark.parametrize("address", ["192.0.2.10", "2001:db8::1", "", "unix:/run/eligsim.sock"])
+def test_the_station_answers_only_this_machine(client, address):
+    response = client.get("/frontdesk/api/station", environ_base={"REMOTE_ADDR": address})
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (403, "STATION_LOCAL_ONLY")
