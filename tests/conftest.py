@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -22,22 +24,27 @@ def require_service(name: str, reason: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def postgres_schema():
-    """A schema of its own in the test database, dropped at the end of the session."""
-    schema = f"eligsim_test_{uuid.uuid4().hex[:8]}"
+@contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """The URL of a PostgreSQL schema of its own in the test database, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
     try:
         admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as error:
         require_service("PostgreSQL", str(error).strip())
     admin.execute(f'CREATE SCHEMA "{schema}"')
-    yield schema
-    admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.close()
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()
 
 
-def postgres_registry(schema: str) -> Registry:
-    return Registry(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL schema for the whole session (each test clears what it wrote)."""
+    with scratch_postgres("eligsim_test") as url:
+        yield url
 
 
 @pytest.fixture
@@ -49,8 +56,8 @@ def sqlite_registry(tmp_path):
 
 
 @pytest.fixture
-def pg_registry(postgres_schema):
-    registry = postgres_registry(postgres_schema)
+def pg_registry(postgres_url):
+    registry = Registry(postgres_url)
     registry.create_schema()
     yield registry
     from payer_registry.writer import clear_registry

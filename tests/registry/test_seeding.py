@@ -4,12 +4,9 @@ of the late-stage system and checkups, and its refusal of a populated registry."
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import uuid
 from collections import defaultdict
 
-import psycopg
 import pytest
 from sqlalchemy import select, text
 
@@ -24,9 +21,9 @@ from payer_registry.identifiers import (
 from payer_registry.models import Base
 from payer_registry.seeding import RegistryNotEmpty, seed_population
 from payer_registry.synthetic import TABLE_COLUMNS
+from tests.conftest import scratch_postgres
 
 REFERENCE = dt.date(2025, 4, 1)
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SEEDED_TABLES = ("insurers", *TABLE_COLUMNS)
 
 
@@ -216,22 +213,13 @@ def test_no_individual_number_is_ever_generated(population):
 
 @pytest.fixture
 def postgres_registry():
-    schema = f"eligsim_seed_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is not available: {error}")
-        pytest.skip(f"PostgreSQL is not available: {error}")
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    registry = Registry(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
-    try:
-        registry.create_schema()
-        yield registry
-    finally:
-        registry.dispose()
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+    with scratch_postgres("eligsim_seed") as url:
+        registry = Registry(url)
+        try:
+            registry.create_schema()
+            yield registry
+        finally:
+            registry.dispose()
 
 
 @pytest.mark.postgres
