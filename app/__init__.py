@@ -1,44 +1,24 @@
-"""The front-desk HTTP API (Flask). ``create_app`` is the application factory."""
+"""The service that composes the payers' registry and the card stack.
+
+Layers (``docs/architecture.md``): ``app.service`` holds the use cases and knows no Flask;
+``app.web`` (the JSON API) and ``app.frontdesk`` (pages and reader station) are thin HTTP layers over
+it; ``app.training`` holds the scenarios and the demo; ``app.client`` is the integrators' Python
+client; ``app.cli`` is the ``eligsim`` command. Importing ``app`` itself loads none of them.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
-from app import card_proof, docs, errors, extensions, frontdesk
-from payer_registry.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from flask import Flask
 
-
-def create_app(settings: Settings | None = None, **overrides) -> Flask:
-    """Build the service from ``settings`` (default: the environment); ``overrides`` go to Flask's
-    config (tests use them)."""
-    settings = settings or load_settings()
-    app = Flask(__name__)
-    app.config.update(
-        SETTINGS=settings,
-        API_TITLE="eligsim: online eligibility verification simulator",
-        API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/api/v1",
-        OPENAPI_JSON_PATH="openapi.json",
-        MAX_CONTENT_LENGTH=4 << 20,
-        **overrides,
-    )
-    extensions.register_registry(app, settings)
-    extensions.register_limiter(app, settings)
-    card_proof.register_trust_store(app, settings)
-    extensions.register_job_runner(app, settings)
-    docs.configure_docs(app)
-    api = extensions.register_api(app)
-    errors.register_error_handlers(app)
-    register_blueprints(api)
-    app.register_blueprint(frontdesk.pages)
-    return app
+    from app.settings import Settings
 
 
-def register_blueprints(api) -> None:
-    from app import batches, card_sessions, eligibility_checks, health, payer, portal, visits
-    from app.frontdesk import station
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """The Flask application factory (``app.factory.create_app``), imported on first use so that
+    ``app.client`` and the use-case layer load without Flask."""
+    from app.factory import create_app as factory
 
-    modules = (health, card_sessions, eligibility_checks, visits, portal, batches, payer, station)
-    for module in modules:
-        api.register_blueprint(module.blueprint)
+    return factory(settings, **overrides)

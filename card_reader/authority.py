@@ -291,17 +291,12 @@ def _create_ca_dir(directory: Path, generation: str, purpose: str) -> None:
 
 
 class Authority:
-    """All simulated roots under one directory (``payer_registry.settings.load_settings().jpki_dir``)."""
+    """All simulated roots under one directory, chosen by the caller (the service: its
+    ``jpki_dir`` setting)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self._cas: dict[tuple[str, str], CertificateAuthority] = {}
-
-    @classmethod
-    def from_settings(cls) -> Authority:
-        from payer_registry.settings import load_settings
-
-        return cls(load_settings().jpki_dir)
 
     def ca(self, generation: str = CURRENT_GENERATION, purpose: str = AUTH) -> CertificateAuthority:
         if generation not in GENERATIONS or purpose not in PURPOSES:

@@ -6,13 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-
-from payer_registry.settings import Settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -30,10 +26,6 @@ class Registry:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Registry:
-        return cls(settings.database_url)
-
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
@@ -48,14 +40,6 @@ class Registry:
     def connect(self) -> Iterator[Connection]:
         with self._reachable(), self.engine.connect() as conn:
             yield conn
-
-    def create_schema(self) -> None:
-        """Bring the schema to the newest migration (idempotent)."""
-        with self.begin() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
 
     def has_schema(self) -> bool:
         with self.connect() as conn:

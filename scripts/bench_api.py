@@ -30,19 +30,20 @@ import redis
 import requests
 from sqlalchemy import select
 
+from app.database import migrate
+from app.service.accounts import add_institution
+from app.settings import load_settings
 from card_reader.authority import Authority
 from card_reader.issuance import auth_certificate, issue_card
 from card_reader.jpki import JpkiClient
 from card_reader.surface import SurfaceAttributes
 from card_reader.transport import InProcessTransport
 from card_reader.virtual_card import VirtualCard
-from payer_registry.access.keys import add_institution
 from payer_registry.card_links import link_card
 from payer_registry.db import Registry
 from payer_registry.identifiers import parse_insured_number
 from payer_registry.repository import persons, qualifications
 from payer_registry.seeding import seed_population
-from payer_registry.settings import load_settings
 
 SCRIPTS = Path(__file__).resolve().parent
 ROOT = SCRIPTS.parent
@@ -116,7 +117,7 @@ def wrk(url: str, lua: Path, seconds: int) -> tuple[float, float]:
 def prepare(var: Path, population: int) -> tuple[str, list[dict], VirtualCard]:
     """A seeded registry, an institution key, inquiry bodies and a linked virtual card."""
     registry = Registry(f"sqlite:///{var / 'registry.db'}")
-    registry.create_schema()
+    migrate(registry)
     seed_population(registry, population, seed=7)
     with registry.begin() as conn:
         key = add_institution(conn, "1311234567", "ベンチ内科")

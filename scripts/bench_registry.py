@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.database import migrate
 from payer_registry.db import Registry
 from payer_registry.repository import find_person
 from payer_registry.seeding import insert_sql, iter_batches, seed_population
@@ -29,7 +30,7 @@ SMALL = 10_000
 
 def fresh_registry(path: Path) -> Registry:
     registry = Registry(f"sqlite:///{path}")
-    registry.create_schema()
+    migrate(registry)
     return registry
 
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
+from app.database import migrate
 from payer_registry.db import Registry
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -50,7 +51,7 @@ def postgres_url():
 @pytest.fixture
 def sqlite_registry(tmp_path):
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
-    registry.create_schema()
+    migrate(registry)
     yield registry
     registry.dispose()
 
@@ -58,7 +59,7 @@ def sqlite_registry(tmp_path):
 @pytest.fixture
 def pg_registry(postgres_url):
     registry = Registry(postgres_url)
-    registry.create_schema()
+    migrate(registry)
     yield registry
     from payer_registry.writer import clear_registry
 

@@ -11,9 +11,9 @@ RUNTIME_FILES = (
     "app/frontdesk/templates/patient.html",
     "app/frontdesk/static/js/frontdesk.js",
     "app/frontdesk/static/css/app.css",
-    "payer_registry/migrations/env.py",
-    "payer_registry/migrations/script.py.mako",
-    "payer_registry/migrations/versions/0001_initial_schema.py",
+    "app/migrations/env.py",
+    "app/migrations/script.py.mako",
+    "app/migrations/versions/0001_initial_schema.py",
     "payer_registry/data/drugs.csv",
 )
 
@@ -35,5 +35,5 @@ def test_wheel_holds_templates_assets_migrations_and_data(tmp_path):
     (wheel,) = tmp_path.glob("eligsim-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert [path for path in RUNTIME_FILES if path not in names] == []
-    migrations = sorted(p.name for p in (ROOT / "payer_registry/migrations/versions").glob("*.py"))
-    assert all(f"payer_registry/migrations/versions/{name}" in names for name in migrations)
+    migrations = sorted(p.name for p in (ROOT / "app/migrations/versions").glob("*.py"))
+    assert all(f"app/migrations/versions/{name}" in names for name in migrations)

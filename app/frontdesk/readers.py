@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.training.demo_setup import CONFIG_FILE, DemoSetupError, load_config
 from card_reader.card_file import load_card
-from card_reader.demo_setup import CONFIG_FILE, DemoSetupError, load_config
 from card_reader.errors import CardError, NoReader
 from card_reader.transport import Transport, open_transport
 

@@ -2,8 +2,8 @@
 machine because a browser cannot talk PC/SC.
 
 It reads the card the page names (a virtual card file or a PC/SC reader of this machine), verifies
-the PIN the patient typed (or lets the simulated face reader attest), signs the challenge and posts
-the proof through the same functions as the public API, acting as the demo institution whose key
+the PIN the patient typed (or lets the simulated face reader attest), signs the challenge and calls
+the same use cases as the public API, acting as the demo institution whose key
 ``eligsim demo setup`` leaves in ``<var>/demo/api-key``. It asks for no key, so it answers only
 requests from this machine (loopback).
 """
@@ -11,32 +11,34 @@ requests from this machine (loopback).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.card_sessions import (
+from app.frontdesk.desk import CardRequest, card_answer, check_pin, station_institution
+from app.frontdesk.readers import catalogue
+from app.service import consent, portal
+from app.service.checks import NumbersCheck, check_numbers
+from app.service.consent import RECORD_PAGES, Grant
+from app.service.errors import ServiceError
+from app.service.visits import issue_challenge, medical_records, open_card_visit
+from app.web.errors import ApiError
+from app.web.extensions import service
+from app.web.routes import add_record_routes, operation
+from app.web.schemas import (
     ConsentChoicesSchema,
+    EligibilityCheckSchema,
+    EligibilityResultSchema,
+    PortalTokenSchema,
+    StrictBoolean,
+    StrictSchema,
     VisitOpenedSchema,
-    issue_challenge,
-    open_card_visit,
+    no_consents,
 )
-from app.eligibility_checks import EligibilityCheckSchema, EligibilityResultSchema, check_numbers
-from app.errors import ERROR_CODES, ApiError
-from app.extensions import registry
-from app.frontdesk.readers import Reader, catalogue, connected
-from app.portal import PortalTokenSchema, open_portal
-from app.schemas import DateRangeQuerySchema, PageSchema, StrictBoolean, StrictSchema
-from app.visits import RECORD_PAGES, medical_records
-from card_reader.errors import CardError, WrongPin
-from card_reader.face_reader import FaceReader
-from card_reader.jpki import JpkiClient
-from payer_registry.access.keys import authenticate, institution
 from payer_registry.limits import BRACKETS, bracket, monthly_limit
+from payer_registry.medical import Page
 
 blueprint = Blueprint(
     "reader_station",
@@ -44,8 +46,7 @@ blueprint = Blueprint(
     url_prefix="/frontdesk/api",
     description="Reader station of the front-desk page (no key: it acts as the demo institution)",
 )
-NO_KEY = []  # the station's endpoints take no API key
-SETUP_HINT = "run scripts/run or `eligsim demo setup`"
+NO_KEY: list[dict[str, Any]] = []  # the station's endpoints take no API key
 
 
 @blueprint.before_request
@@ -65,54 +66,9 @@ def _is_loopback(address: str | None) -> bool:
         return False
 
 
-def _var_dir() -> Path:
-    return current_app.config["SETTINGS"].var_dir
-
-
-def station_institution() -> dict:
-    """The demo institution (code, name, offered) whose key the station uses."""
-    path = _var_dir() / "demo" / "api-key"
-    try:
-        key = path.read_text(encoding="ascii").strip()
-    except (OSError, ValueError):
-        raise ApiError(
-            "STATION_NOT_READY", f"the reader station has no institution key: {SETUP_HINT}"
-        ) from None
-    with registry().connect() as conn:
-        principal = authenticate(conn, key)
-        found = institution(conn, principal.institution_code) if principal else None
-    if found is None:
-        raise ApiError("STATION_NOT_READY", f"the key in {path} is not valid: {SETUP_HINT}")
-    return {"code": found["code"], "name": found["name"], "offered": list(found["offered"])}
-
-
-@contextmanager
-def _card_errors() -> Iterator[None]:
-    """Card and reader errors as API errors with the card reader's stable code."""
-    try:
-        yield
-    except CardError as error:
-        code = error.code if error.code in ERROR_CODES else "CARD_ERROR"
-        details = {"tries_left": error.tries_left} if isinstance(error, WrongPin) else {}
-        raise ApiError(code, str(error), details | {"card_code": error.code}) from None
-
-
-def _reader(reader_id: str) -> Reader:
-    with _card_errors():
-        return catalogue(_var_dir()).find(reader_id)
-
-
-def card_answer(request: dict, challenge: bytes) -> tuple[bytes, bytes]:
-    """The certificate and the signature over ``challenge``: the card's after the PIN, or in face
-    mode the face reader's attestation."""
-    reader = _reader(request["reader"])
-    with _card_errors(), connected(reader) as transport:
-        card = JpkiClient(transport)
-        certificate = card.read_auth_certificate()
-        if request.get("method") == "face":
-            return certificate, FaceReader.load_or_create(_var_dir()).attest(challenge, certificate)
-        card.verify_auth_pin(request["pin"], request["force"])
-        return certificate, card.sign_challenge(challenge)
+def _code() -> str:
+    code: str = station_institution(service())["code"]
+    return code
 
 
 # -- schemas --------------------------------------------------------------------------------------
@@ -127,16 +83,14 @@ class CardRequestSchema(StrictSchema):
     )
 
     @validates_schema
-    def _pin_needed(self, data: dict, **_) -> None:
+    def _pin_needed(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("method", "pin") == "pin" and data.get("pin") is None:
             raise ValidationError("the PIN is needed in PIN mode", "pin")
 
 
 class StationVisitSchema(CardRequestSchema):
     method = fields.String(load_default="pin", validate=validate.OneOf(["pin", "face"]))
-    consents = fields.Nested(
-        ConsentChoicesSchema, load_default=lambda: ConsentChoicesSchema().load({})
-    )
+    consents = fields.Nested(ConsentChoicesSchema, load_default=no_consents)
     staff_id = fields.String(load_default=None, validate=validate.Length(max=40))
 
 
@@ -164,10 +118,23 @@ class InstitutionSchema(Schema):
     offered = fields.List(fields.String())
 
 
+class RecordPageSchema(Schema):
+    path = fields.String(metadata={"example": "medications"})
+    category = fields.String(metadata={"example": "medication"})
+
+
+class ConsentRulesSchema(Schema):
+    categories = fields.List(fields.String())
+    record_pages = fields.List(fields.Nested(RecordPageSchema))
+    certificate_categories = fields.List(fields.String())
+    default_offered = fields.List(fields.String())
+
+
 class StationSchema(Schema):
     institution = fields.Nested(InstitutionSchema, allow_none=True)
     readers = fields.List(fields.Nested(ReaderSchema))
     notes = fields.List(fields.String())
+    consent_rules = fields.Nested(ConsentRulesSchema)
 
 
 class LimitQuerySchema(StrictSchema):
@@ -191,93 +158,98 @@ class LimitSchema(Schema):
 
 
 @blueprint.route("/station")
+@operation(blueprint, "get_station")
 @blueprint.doc(security=NO_KEY)
 @blueprint.response(200, StationSchema)
-def station() -> dict:
-    """The station's institution (null when not set up: the notes say what to do) and readers."""
-    found = catalogue(_var_dir())
+def station() -> dict[str, Any]:
+    """The station's institution (null when not set up: the notes say what to do), its readers and
+    the consent rules the page follows."""
+    found = catalogue(service().settings.var_dir)
     try:
-        owner = station_institution()
-    except ApiError as error:
+        owner: dict[str, Any] | None = station_institution(service())
+    except ServiceError as error:
         owner = None
         found.notes.insert(0, error.message)
-    return {"institution": owner, "readers": found.readers, "notes": found.notes}
+    return {
+        "institution": owner,
+        "readers": found.readers,
+        "notes": found.notes,
+        "consent_rules": consent.rules(),
+    }
 
 
 @blueprint.route("/pin-checks", methods=["POST"])
+@operation(blueprint, "station_check_pin")
 @blueprint.doc(security=NO_KEY)
 @blueprint.arguments(CardRequestSchema)
 @blueprint.response(200, PinCheckSchema)
-def check_pin(request: dict) -> dict:
+def pin_check(body: dict[str, Any]) -> dict[str, int]:
     """Verify the PIN on the card, as the reader does before its consent screen."""
-    reader = _reader(request["reader"])
-    with _card_errors(), connected(reader) as transport:
-        card = JpkiClient(transport)
-        card.verify_auth_pin(request["pin"], request["force"])
-        return {"tries_left": card.auth_pin_tries_left()}
+    return {"tries_left": check_pin(service(), CardRequest.from_body(body))}
 
 
 @blueprint.route("/visits", methods=["POST"])
+@operation(blueprint, "station_run_visit")
 @blueprint.doc(security=NO_KEY)
 @blueprint.arguments(StationVisitSchema)
 @blueprint.response(201, StationVisitResultSchema)
-def run_visit(request: dict) -> dict:
+def run_visit(body: dict[str, Any]) -> dict[str, Any]:
     """A whole card visit: challenge, card (PIN or face), verification with the consents chosen."""
-    code = station_institution()["code"]
-    session = issue_challenge(code, "visit")
-    certificate, signature = card_answer(request, session["challenge"])
-    proof = {
-        "certificate": certificate,
-        "signature": signature,
-        **{key: request[key] for key in ("method", "consents", "staff_id")},
-    }
-    return open_card_visit(code, session["session_id"], proof) | {"method": request["method"]}
+    ctx, code = service(), _code()
+    session = issue_challenge(ctx, code, "visit")
+    proof = card_answer(ctx, CardRequest.from_body(body), session["challenge"])
+    grant = Grant.from_choices(body["consents"])
+    opened = open_card_visit(ctx, code, session["session_id"], proof, grant, body["staff_id"])
+    return opened | {"method": body["method"]}
 
 
 @blueprint.route("/eligibility-checks", methods=["POST"])
+@operation(blueprint, "station_check_eligibility")
 @blueprint.doc(security=NO_KEY)
 @blueprint.arguments(EligibilityCheckSchema)
 @blueprint.response(200, EligibilityResultSchema)
-def check_by_numbers(request: dict) -> dict:
+def check_by_numbers(body: dict[str, Any]) -> dict[str, Any]:
     """Eligibility from the numbers on an insurance card, as the station's institution."""
-    return check_numbers(station_institution()["code"], request)
+    return check_numbers(service(), _code(), NumbersCheck.from_request(body))
 
 
-def _records_view(category: str):
-    def view(query: dict, visit_id: str):
-        return medical_records(station_institution()["code"], visit_id, category, query)
+def _records_view(category: str) -> Any:
+    def view(query: dict[str, Any], visit_id: str) -> Page:
+        return medical_records(service(), _code(), visit_id, category, query)
 
-    view.__name__ = f"station_{category}_records"
     view.__doc__ = f"The station visit's {category} records, newest first, under a live consent."
     return view
 
 
-for _path, _category in RECORD_PAGES.items():
-    blueprint.route(f"/visits/<visit_id>/{_path}")(
-        blueprint.doc(security=NO_KEY)(
-            blueprint.arguments(DateRangeQuerySchema, location="query")(
-                blueprint.response(200, PageSchema)(_records_view(_category))
-            )
-        )
-    )
+add_record_routes(
+    blueprint,
+    "/visits/<visit_id>",
+    RECORD_PAGES,
+    _records_view,
+    "station_{category}_records",
+    guards=[blueprint.doc(security=NO_KEY)],
+)
 
 
 @blueprint.route("/portal-sessions", methods=["POST"])
+@operation(blueprint, "station_open_portal")
 @blueprint.doc(security=NO_KEY)
 @blueprint.arguments(CardRequestSchema)
 @blueprint.response(201, PortalTokenSchema)
-def open_patient_portal(request: dict) -> dict:
+def open_patient_portal(body: dict[str, Any]) -> dict[str, Any]:
     """The patient's own card proven for the portal; use the token with /api/v1/portal/me."""
-    session = issue_challenge(None, "portal")
-    certificate, signature = card_answer(request, session["challenge"])
-    return open_portal(session["session_id"], certificate, signature)
+    ctx = service()
+    session = issue_challenge(ctx, None, "portal")
+    proof = card_answer(ctx, CardRequest.from_body(body), session["challenge"])
+    return portal.open_portal(ctx, session["session_id"], proof)
 
 
 @blueprint.route("/monthly-limit")
+@operation(blueprint, "station_monthly_limit")
 @blueprint.doc(security=NO_KEY)
 @blueprint.arguments(LimitQuerySchema, location="query")
 @blueprint.response(200, LimitSchema)
-def limit(query: dict) -> dict:
+def limit(query: dict[str, Any]) -> dict[str, Any]:
     """The month's out-of-pocket limit (高額療養費) for a bracket and the month's medical cost."""
     found = bracket(query["bracket"])
     return query | {

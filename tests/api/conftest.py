@@ -4,16 +4,16 @@ import datetime as dt
 import pytest
 
 from app import create_app
+from app.service.accounts import add_institution, add_payer
+from app.settings import load_settings
 from card_reader.authority import Authority
 from card_reader.issuance import auth_certificate, issue_card
 from card_reader.jpki import JpkiClient
 from card_reader.surface import SurfaceAttributes
 from card_reader.transport import InProcessTransport
 from card_reader.virtual_card import VirtualCard
-from payer_registry.access.keys import add_institution, add_payer
 from payer_registry.card_links import link_card
 from payer_registry.records import PERSON_RECORD
-from payer_registry.settings import load_settings
 from payer_registry.writer import upsert_record
 from tests.registry.conftest import BASE_RECORD
 

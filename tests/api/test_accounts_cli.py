@@ -5,8 +5,8 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from app.cli import main
-from payer_registry.access.audit import audit_log
-from payer_registry.access.keys import authenticate
+from app.service.accounts import authenticate
+from app.service.audit import audit_log
 from tests.api.conftest import bearer
 
 

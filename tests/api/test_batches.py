@@ -13,8 +13,8 @@ import pytest
 import redis
 
 from app import create_app
-from payer_registry.jobs import RETRIES
-from payer_registry.settings import load_settings
+from app.service.jobs import RETRIES
+from app.settings import load_settings
 from tests.api.conftest import bearer
 from tests.conftest import require_service
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from payer_registry.access.audit import verify_chain
+from app.service.audit import verify_chain
 from tests.api.conftest import bearer, card_answer, present_card
 
 
@@ -36,7 +36,7 @@ def test_another_institution_sees_nothing(client, keys, card):
 
 def test_consent_expires(environment, keys, card, monkeypatch):
     from app import create_app
-    from payer_registry.settings import load_settings
+    from app.settings import load_settings
 
     short = create_app(load_settings({**environment, "ELIGSIM_CONSENT_TTL_HOURS": "0.0000001"}))
     client = short.test_client()

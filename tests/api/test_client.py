@@ -1,4 +1,4 @@
-"""The integrators' client (card_reader.client) against the service served on a loopback port."""
+"""The integrators' client (app.client) against the service served on a loopback port."""
 
 import datetime as dt
 import json
@@ -6,12 +6,12 @@ import json
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from app.client import FrontDeskClient, FrontDeskError
+from app.service.accounts import add_reader_key
 from card_reader.card_file import save_card
-from card_reader.client import FrontDeskClient, FrontDeskError
 from card_reader.errors import WrongPin
 from card_reader.face_reader import FaceReader
 from card_reader.transport import InProcessTransport
-from payer_registry.access.keys import add_reader_key
 from tests.api.conftest import CLINIC
 from tests.live_server import free_port, serve_in_thread
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from payer_registry.access.audit import verify_chain
+from app.service.audit import verify_chain
 from tests.api.conftest import bearer
 
 CHECK = {
@@ -113,7 +113,7 @@ def test_oversized_body_is_refused(client, keys):
 
 def test_rate_limit_per_key(environment, keys, person):
     from app import create_app
-    from payer_registry.settings import load_settings
+    from app.settings import load_settings
 
     settings = load_settings({**environment, "ELIGSIM_RATE_LIMIT": "3 per minute"})
     limited = create_app(settings).test_client()

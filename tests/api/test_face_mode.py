@@ -5,12 +5,12 @@ import base64
 import pytest
 from cryptography import x509
 
+from app.service.accounts import add_reader_key
+from app.service.audit import verify_chain
 from card_reader.authority import Authority
 from card_reader.face_reader import FaceReader
 from card_reader.jpki import JpkiClient
 from card_reader.transport import InProcessTransport
-from payer_registry.access.audit import verify_chain
-from payer_registry.access.keys import add_reader_key
 from tests.api.conftest import CLINIC, bearer, card_answer
 
 GARBAGE = b"\x30\x03abc"

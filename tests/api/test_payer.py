@@ -100,8 +100,8 @@ def test_loss_of_an_unknown_or_malformed_number(client, keys):
 
 def test_upload_with_the_queue_down_is_refused_and_keeps_nothing(environment, keys):
     from app import create_app
-    from payer_registry.access.models import PayerUpload
-    from payer_registry.settings import load_settings
+    from app.service.models import PayerUpload
+    from app.settings import load_settings
 
     app = create_app(load_settings({**environment, "REDIS_URL": "redis://127.0.0.1:1/0"}))
     response = app.test_client().post(

@@ -3,8 +3,8 @@
 import pytest
 
 from app import create_app
-from payer_registry.access.audit import verify_chain
-from payer_registry.settings import load_settings
+from app.service.audit import verify_chain
+from app.settings import load_settings
 from tests.api.conftest import bearer, present_card
 from tests.api.test_batches import GOOD, submit, wait_for
 from tests.conftest import scratch_postgres

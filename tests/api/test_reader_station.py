@@ -5,10 +5,10 @@ from dataclasses import replace
 
 import pytest
 
+from app.service.accounts import add_reader_key
 from card_reader.card_file import load_card, save_card
 from card_reader.errors import NoPcscService
 from card_reader.face_reader import FaceReader
-from payer_registry.access.keys import add_reader_key
 from tests.api.conftest import CLINIC, bearer
 
 STATION = "/frontdesk/api"

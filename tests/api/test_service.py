@@ -35,7 +35,7 @@ def test_docs_page_works_offline(client):
 def test_the_document_in_the_repository_matches_the_code(client):
     import json
 
-    from app.openapi import DOCUMENT
+    from app.factory import OPENAPI_DOCUMENT as DOCUMENT
 
     served = client.get("/api/v1/openapi.json").get_json()
     kept = json.loads(DOCUMENT.read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from payer_registry.settings import load_settings
+from app.settings import load_settings
 from tests.conftest import require_service
 from tests.live_server import serve_in_thread
 

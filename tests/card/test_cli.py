@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner
 from cryptography import x509
 
+from app.cli import main
+from app.database import migrate
 from card_reader.authority import Authority
 from card_reader.card_file import load_card
-from card_reader.cli import card
 from card_reader.face_reader import KEY_FILE
 from card_reader.issuance import auth_certificate
 from payer_registry.card_links import person_for_card
@@ -30,14 +31,14 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     registry = Registry(url)
-    registry.create_schema()
+    migrate(registry)
     with registry.begin() as conn:
         upsert_record(conn, PERSON_RECORD.load(BASE_RECORD))
     return registry
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(card, list(args))
+    result = CliRunner().invoke(main, ["card", *args])
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
+from app.client import FrontDeskClient, FrontDeskError
+from app.service.accounts import add_institution
+from app.service.cards import issuer_serial
+from app.settings import load_settings
 from card_reader.authority import Authority
-from card_reader.client import FrontDeskClient, FrontDeskError
 from card_reader.issuance import auth_certificate
-from card_reader.linking import issuer_serial
 from card_reader.virtual_card import VirtualCard
 from card_reader.vpcd import VirtualCardServer
-from payer_registry.access.keys import add_institution
 from payer_registry.card_links import link_card
 from payer_registry.records import PERSON_RECORD
-from payer_registry.settings import load_settings
 from payer_registry.writer import upsert_record
 from tests.live_server import serve_in_thread
 from tests.registry.conftest import BASE_RECORD

@@ -10,9 +10,9 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from app.cli import main
 from card_reader import pcsc
 from card_reader.apdu import ATR
-from card_reader.cli import card as card_cli
 from card_reader.errors import CardRemoved, NoCard, PinLastTry, PinLocked, WrongPin
 from card_reader.jpki import JpkiClient
 from card_reader.verify import TrustStore
@@ -85,7 +85,7 @@ def test_no_card(served: VirtualCardServer, pcscd: str) -> None:
 
 def test_cli_bench_through_pcscd(served: VirtualCardServer, pcscd: str) -> None:
     args = ["bench", "--reader", pcscd, "--pin", PIN, "--rounds", "5", "--json"]
-    result = CliRunner().invoke(card_cli, args)
+    result = CliRunner().invoke(main, ["card", *args])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["completed"] == 5 and report["errors"] == {}
@@ -96,7 +96,7 @@ def test_cli_bench_through_pcscd(served: VirtualCardServer, pcscd: str) -> None:
 def test_pcscd_down_is_one_clear_line() -> None:
     """A client pointed at a socket where no pcscd listens (the running pcscd is left alone)."""
     env = dict(os.environ, PCSCLITE_CSOCK_NAME="/nonexistent/pcscd.comm")
-    command = [sys.executable, "-c", "from card_reader.cli import card; card()", "list-readers"]
+    command = [sys.executable, "-m", "app.cli", "card", "list-readers"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "no PC/SC service" in done.stderr and "[NO_PCSC_SERVICE]" in done.stderr

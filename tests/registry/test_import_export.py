@@ -174,7 +174,7 @@ def test_a_seeded_population_round_trips(cli, registry, tmp_path, monkeypatch):
     """Everything the seeder and the scenarios write is importable as exported."""
     import datetime as dt
 
-    from payer_registry.scenarios import seed_scenarios
+    from app.training.scenarios import seed_scenarios
     from payer_registry.seeding import seed_population
 
     seed_population(registry, 300, seed=3, reference_date=dt.date(2026, 11, 29), workers=0)

@@ -10,6 +10,7 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import select, text
 
+from app.database import migrate
 from payer_registry.db import Registry
 from payer_registry.eligibility import age_on
 from payer_registry.identifiers import (
@@ -29,7 +30,7 @@ SEEDED_TABLES = ("insurers", *TABLE_COLUMNS)
 
 def new_registry(directory) -> Registry:
     registry = Registry(f"sqlite:///{directory / 'registry.db'}")
-    registry.create_schema()
+    migrate(registry)
     return registry
 
 
@@ -216,7 +217,7 @@ def postgres_registry():
     with scratch_postgres("eligsim_seed") as url:
         registry = Registry(url)
         try:
-            registry.create_schema()
+            migrate(registry)
             yield registry
         finally:
             registry.dispose()

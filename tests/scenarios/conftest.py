@@ -8,15 +8,16 @@ import shutil
 import pytest
 
 from app import create_app
+from app.database import migrate
+from app.service.accounts import add_institution
+from app.service.consent import CATEGORIES
+from app.settings import load_settings
+from app.training.scenario_cards import issue_scenario_cards
+from app.training.scenarios import Scenario, scenarios, seed_scenarios
 from card_reader.card_file import load_card
-from card_reader.scenario_cards import issue_scenario_cards
 from card_reader.virtual_card import VirtualCard
-from payer_registry.access.consent import CATEGORIES
-from payer_registry.access.keys import add_institution
 from payer_registry.db import Registry
 from payer_registry.eligibility import today_in_japan
-from payer_registry.scenarios import Scenario, scenarios, seed_scenarios
-from payer_registry.settings import load_settings
 
 CLINIC = "1311234567"
 SCENARIOS = {s.slug: s for s in scenarios(today_in_japan())}
@@ -36,8 +37,8 @@ def seeded_var(tmp_path_factory, jpki_dir):
     """Every scenario person and card, as ``eligsim registry seed --scenarios`` leaves them."""
     var_dir = tmp_path_factory.mktemp("scenario-var")
     settings = settings_for(var_dir, jpki_dir)
-    registry = Registry.from_settings(settings)
-    registry.create_schema()
+    registry = Registry(settings.database_url)
+    migrate(registry)
     defined = seed_scenarios(registry, today_in_japan())
     registry.dispose()
     issue_scenario_cards(settings, defined)

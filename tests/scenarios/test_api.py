@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from app.service.accounts import add_reader_key
+from app.training.scenarios import CardSetup, Method, Scenario
 from card_reader.errors import PinLastTry, PinLocked, WrongPin
 from card_reader.face_reader import FaceReader
 from card_reader.jpki import JpkiClient
 from card_reader.transport import InProcessTransport
-from payer_registry.access.keys import add_reader_key
-from payer_registry.scenarios import CardSetup, Method, Scenario
 from tests.api.conftest import bearer, present_card
 from tests.api.test_face_mode import face_answer, verify_face
 from tests.scenarios.conftest import CLINIC, SCENARIOS

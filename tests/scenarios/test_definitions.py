@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from app.cli import main
+from app.training.scenario_doc import markdown
+from app.training.scenarios import Method, scenarios, seed_scenarios
 from payer_registry.confirmation import confirm_by_numbers, confirm_person
 from payer_registry.identifiers import parse_insured_number, validate_insurer_number
 from payer_registry.models import Person, Qualification
 from payer_registry.repository import find_person
-from payer_registry.scenario_doc import markdown
-from payer_registry.scenarios import Method, scenarios, seed_scenarios
 from payer_registry.seeding import seed_population
 from tests.scenarios.conftest import SCENARIOS
 

@@ -1,0 +1,91 @@
+"""Proof of a card: a single-use challenge, the card's certificate and its signature.
+
+PIN mode: the card's PKCS#1 v1.5 SHA-256 signature over the challenge. Face mode: a registered
+face-recognition reader of the institution signs the challenge followed by the certificate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.service import audit
+from app.service.accounts import reader_keys_of
+from app.service.audit import Action, Actor, Outcome
+from app.service.context import ServiceContext
+from app.service.errors import ServiceError
+from app.service.sessions import ChallengeInvalid, consume_challenge
+from card_reader.verify import VerificationResult, reader_public_key
+from payer_registry.card_links import person_for_card
+from payer_registry.repository import PersonRow
+
+METHODS = ("pin", "face")
+
+
+@dataclass(frozen=True, slots=True)
+class CardProof:
+    """What the reader sends for a challenge."""
+
+    certificate: bytes
+    signature: bytes
+    method: str = "pin"  # "pin": the card signed; "face": a face-recognition reader attests
+
+
+def prove_card(
+    ctx: ServiceContext,
+    session_id: str,
+    institution_code: str | None,
+    purpose: str,
+    proof: CardProof,
+    staff_id: str | None = None,
+) -> PersonRow:
+    """Use up the challenge (even when the proof then fails), verify the card's answer and return the
+    person the card is linked to. A refusal is audited before it is raised."""
+    with ctx.registry.begin() as conn:
+        try:
+            challenge = consume_challenge(conn, session_id, institution_code, purpose)
+        except ChallengeInvalid as error:
+            raise ServiceError("CHALLENGE_INVALID", str(error)) from None
+    result = _verify(ctx, institution_code, proof, challenge)
+    person = _linked_person(ctx, result) if result.ok else None
+    if person is None:
+        refusal = _refusal(result)
+        with ctx.registry.begin() as conn:
+            audit.append(
+                conn,
+                actor=Actor.INSTITUTION if institution_code else Actor.PATIENT,
+                action=Action.CARD_VERIFICATION,
+                outcome=result.code if not result.ok else Outcome.CARD_NOT_LINKED,
+                institution_code=institution_code,
+                staff_id=staff_id,
+            )
+        raise refusal
+    return person
+
+
+def _verify(
+    ctx: ServiceContext, institution_code: str | None, proof: CardProof, challenge: bytes
+) -> VerificationResult:
+    if proof.method == "pin":
+        return ctx.trust_store.verify(proof.certificate, proof.signature, challenge)
+    with ctx.registry.connect() as conn:
+        pems = reader_keys_of(conn, institution_code) if institution_code else []
+    keys = [key for key in map(reader_public_key, pems) if key is not None]
+    return ctx.trust_store.verify_attested(proof.certificate, proof.signature, challenge, keys)
+
+
+def _linked_person(ctx: ServiceContext, result: VerificationResult) -> PersonRow | None:
+    if result.issuer is None or result.serial is None:
+        return None
+    with ctx.registry.connect() as conn:
+        return person_for_card(conn, result.issuer, result.serial)
+
+
+def _refusal(result: VerificationResult) -> ServiceError:
+    if not result.ok:
+        return ServiceError(
+            str(result.code), result.message, {"revocation": result.revocation_status}
+        )
+    return ServiceError(
+        "CARD_NOT_LINKED",
+        "this card's certificate is not linked to an insured person "
+        "(a renewed card must be linked again)",
+    )

@@ -1,0 +1,197 @@
+"""Every consent rule (同意) of the service, in one place.
+
+- Which categories exist, and which of them unlock medical records (and under which path).
+- Which categories an institution's reader offers (by default, and as registered); a patient can give
+  only offered ones.
+- How long a consent lets the institution see the data (``ELIGSIM_CONSENT_TTL_HOURS``).
+- What a consent makes visible: medical records need a live consent at the same institution; in an
+  eligibility result the limit certificate and the specific-disease certificates show only when
+  consented. A check by numbers (no card) can carry only the limit-certificate consent, given in front
+  of the staff; medical records are never available without a card.
+- The patient sees their own medications and checkups in the portal, with no consent.
+
+The web API, the batch, the reader station and the front-desk page (served ``rules()``) use these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from app.service.errors import ServiceError
+from app.service.models import Consent
+from payer_registry.clock import as_utc
+
+consents = Consent.__table__
+
+# 薬剤情報, 特定健診等情報, 診療情報, 手術情報, 限度額適用認定証関連情報, 特定疾病療養受療証
+CATEGORIES = (
+    "medication",
+    "checkup",
+    "clinical",
+    "surgery",
+    "limit_certificate",
+    "specific_diseases",
+)
+# records a consent unlocks: path under a visit -> category
+RECORD_PAGES = {
+    "medications": "medication",
+    "checkups": "checkup",
+    "clinical": "clinical",
+    "surgeries": "surgery",
+}
+MEDICAL_CATEGORIES = tuple(RECORD_PAGES.values())
+# parts of an eligibility result shown only with the matching consent
+CERTIFICATE_CATEGORIES = ("limit_certificate", "specific_diseases")
+DEFAULT_OFFERED = ("medication", "checkup", "limit_certificate", "specific_diseases")
+# the patient's own records in the portal: path -> category
+PORTAL_PAGES = {"medications": "medication", "checkups": "checkup"}
+
+
+class ConsentState(StrEnum):
+    LIVE = "live"
+    EXPIRED = "expired"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Consents as the patient chose them at the reader, before they are stored."""
+
+    categories: tuple[str, ...]
+
+    @classmethod
+    def from_choices(cls, choices: Mapping[str, bool]) -> Grant:
+        return cls(tuple(category for category in CATEGORIES if choices.get(category)))
+
+    def check_offered(self, offered: Collection[str]) -> None:
+        refused = [category for category in self.categories if category not in offered]
+        if refused:
+            raise ServiceError(
+                "CONSENT_NOT_OFFERED",
+                "the reader does not offer these categories",
+                {"categories": refused},
+            )
+
+
+def without_card(limit_certificate_consent: bool) -> set[str]:
+    """What a check by numbers may show: only the limit certificate, when consented in person."""
+    return {"limit_certificate"} if limit_certificate_consent else set()
+
+
+def visible(eligibility: dict[str, Any], consented: Iterable[str]) -> dict[str, Any]:
+    """The eligibility result without the certificates the patient did not consent to show."""
+    hidden = set(CERTIFICATE_CATEGORIES) - set(consented)
+    return {key: value for key, value in eligibility.items() if key not in hidden}
+
+
+def lifetime(consent_ttl_hours: float) -> dt.timedelta:
+    return dt.timedelta(hours=consent_ttl_hours)
+
+
+def record_consents(
+    conn: Connection,
+    visit_id: str,
+    person_id: int,
+    institution_code: str,
+    grant: Grant,
+    at: dt.datetime,
+    ttl: dt.timedelta,
+) -> list[dict[str, Any]]:
+    """Store the consents given at one verification; returns them as plain data."""
+    rows = [
+        {
+            "visit_id": visit_id,
+            "person_id": person_id,
+            "institution_code": institution_code,
+            "category": category,
+            "consented_at": at,
+            "available_until": at + ttl,
+        }
+        for category in grant.categories
+    ]
+    if rows:
+        conn.execute(consents.insert(), rows)
+    return rows
+
+
+def consent_state(
+    conn: Connection, person_id: int, institution_code: str, category: str, at: dt.datetime
+) -> tuple[ConsentState, int | None]:
+    """The newest consent of this person for this institution and category, and whether it is live."""
+    row = conn.execute(
+        select(consents.c.id, consents.c.available_until)
+        .where(
+            consents.c.person_id == person_id,
+            consents.c.institution_code == institution_code,
+            consents.c.category == category,
+        )
+        .order_by(consents.c.consented_at.desc(), consents.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return ConsentState.NONE, None
+    live = as_utc(row.available_until) > at
+    return (ConsentState.LIVE if live else ConsentState.EXPIRED), row.id
+
+
+def require_live(state: ConsentState, category: str) -> None:
+    """Refuse records unless the consent is live."""
+    if state is ConsentState.EXPIRED:
+        raise ServiceError(
+            "CONSENT_EXPIRED", f"the consent for {category} has expired; verify the card again"
+        )
+    if state is ConsentState.NONE:
+        raise ServiceError(
+            "CONSENT_REQUIRED", f"the patient has not consented to show {category} here"
+        )
+
+
+def live_categories(given: Iterable[Mapping[str, Any]], at: dt.datetime) -> set[str]:
+    return {consent["category"] for consent in given if consent["available_until"] > at}
+
+
+def consents_of_person(conn: Connection, person_id: int) -> list[dict[str, Any]]:
+    stmt = (
+        select(
+            consents.c.institution_code,
+            consents.c.category,
+            consents.c.consented_at,
+            consents.c.available_until,
+        )
+        .where(consents.c.person_id == person_id)
+        .order_by(consents.c.consented_at.desc())
+    )
+    return [_with_utc(row._asdict()) for row in conn.execute(stmt)]
+
+
+def consents_of_visit(conn: Connection, visit_id: str) -> list[dict[str, Any]]:
+    stmt = (
+        select(consents.c.category, consents.c.consented_at, consents.c.available_until)
+        .where(consents.c.visit_id == visit_id)
+        .order_by(consents.c.id)
+    )
+    return [_with_utc(row._asdict()) for row in conn.execute(stmt)]
+
+
+def rules() -> dict[str, Any]:
+    """The rules a page needs, served to it instead of copied into its code."""
+    return {
+        "categories": list(CATEGORIES),
+        "record_pages": [{"path": p, "category": c} for p, c in RECORD_PAGES.items()],
+        "certificate_categories": list(CERTIFICATE_CATEGORIES),
+        "default_offered": list(DEFAULT_OFFERED),
+    }
+
+
+def _with_utc(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "consented_at": as_utc(row["consented_at"]),
+        "available_until": as_utc(row["available_until"]),
+    }

@@ -1,0 +1,150 @@
+"""Card visits (受付): a challenge for the reader, the card's proof opening a visit with the consents
+given at the reader, the visit's eligibility, and the medical records its consents unlock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection
+
+from app.service import audit, consent
+from app.service.accounts import institution
+from app.service.audit import Action, Actor, Outcome
+from app.service.card_proof import CardProof, prove_card
+from app.service.context import ServiceContext
+from app.service.errors import ServiceError
+from app.service.sessions import get_visit, open_session, open_visit
+from payer_registry.clock import now_utc
+from payer_registry.confirmation import confirm_person
+from payer_registry.eligibility import JAPAN, today_in_japan
+from payer_registry.medical import Page, medical_page
+from payer_registry.presenting import confirmation_dict
+
+
+def issue_challenge(
+    ctx: ServiceContext, institution_code: str | None, purpose: str
+) -> dict[str, Any]:
+    """A fresh single-use challenge: ``{session_id, challenge, expires_at}``; ``institution_code``
+    is None for the patient's own portal."""
+    ttl = dt.timedelta(seconds=ctx.settings.challenge_ttl_seconds)
+    with ctx.registry.begin() as conn:
+        issued = open_session(conn, institution_code, purpose, ttl)
+    return {
+        "session_id": issued.session_id,
+        "challenge": issued.challenge,
+        "expires_at": issued.expires_at,
+    }
+
+
+def open_card_visit(
+    ctx: ServiceContext,
+    code: str,
+    session_id: str,
+    proof: CardProof,
+    grant: consent.Grant,
+    staff_id: str | None = None,
+) -> dict[str, Any]:
+    """The card's answer checked for institution ``code``: the consents recorded, the visit opened
+    and audited; its id, eligibility and consents."""
+    with ctx.registry.connect() as conn:
+        found = institution(conn, code)
+    grant.check_offered(found["offered"] if found else ())
+    person = prove_card(ctx, session_id, code, "visit", proof, staff_id)
+    with ctx.registry.begin() as conn:
+        visit = open_visit(conn, code, person.id, proof.method, staff_id)
+        consents = consent.record_consents(
+            conn,
+            visit["id"],
+            person.id,
+            code,
+            grant,
+            visit["confirmed_at"],
+            consent.lifetime(ctx.settings.consent_ttl_hours),
+        )
+        result = confirm_person(conn, person.id, today_in_japan())
+        _audit_visit(conn, visit, grant, result.validity)
+    return {
+        "visit_id": visit["id"],
+        "eligibility": consent.visible(confirmation_dict(result), grant.categories),
+        "consents": consents,
+    }
+
+
+def _audit_visit(
+    conn: Connection, visit: dict[str, Any], grant: consent.Grant, validity: audit.AnyOutcome
+) -> None:
+    common: dict[str, Any] = {
+        "actor": Actor.INSTITUTION,
+        "institution_code": visit["institution_code"],
+        "staff_id": visit["staff_id"],
+        "person_id": visit["person_id"],
+        "visit_id": visit["id"],
+    }
+    audit.append(conn, action=Action.CARD_VERIFICATION, outcome=validity, **common)
+    for category in grant.categories:
+        audit.append(
+            conn, action=Action.CONSENT, outcome=Outcome.GIVEN, category=category, **common
+        )
+
+
+def own_visit(ctx: ServiceContext, visit_id: str, institution_code: str) -> dict[str, Any]:
+    """The visit, when it belongs to the institution (others get NOT_FOUND, not a hint)."""
+    with ctx.registry.connect() as conn:
+        visit = get_visit(conn, visit_id)
+    if visit is None or visit["institution_code"] != institution_code:
+        raise ServiceError("NOT_FOUND", "no such visit")
+    return visit
+
+
+def visit_summary(ctx: ServiceContext, institution_code: str, visit_id: str) -> dict[str, Any]:
+    """The visit's eligibility (as of its confirmation day) and the consents given at it."""
+    visit = own_visit(ctx, visit_id, institution_code)
+    with ctx.registry.connect() as conn:
+        consents = consent.consents_of_visit(conn, visit_id)
+        result = confirm_person(
+            conn, visit["person_id"], visit["confirmed_at"].astimezone(JAPAN).date()
+        )
+    live = consent.live_categories(consents, now_utc())
+    return {
+        "visit_id": visit_id,
+        "institution_code": visit["institution_code"],
+        "method": visit["method"],
+        "confirmed_at": visit["confirmed_at"],
+        "eligibility": consent.visible(confirmation_dict(result), live),
+        "consents": consents,
+    }
+
+
+def medical_records(
+    ctx: ServiceContext, institution_code: str, visit_id: str, category: str, query: dict[str, Any]
+) -> Page:
+    """One page of the visit's ``category`` records for the institution that opened it, under a
+    live consent; every look (shown or refused) is audited."""
+    visit = own_visit(ctx, visit_id, institution_code)
+    with ctx.registry.begin() as conn:
+        state, consent_id = consent.consent_state(
+            conn, visit["person_id"], visit["institution_code"], category, now_utc()
+        )
+        audit.append(
+            conn,
+            actor=Actor.INSTITUTION,
+            action=Action.VIEW,
+            outcome=_VIEW_OUTCOMES[state],
+            institution_code=visit["institution_code"],
+            staff_id=visit["staff_id"],
+            person_id=visit["person_id"],
+            category=category,
+            visit_id=visit_id,
+            consent_id=consent_id,
+        )
+    consent.require_live(state, category)
+    with ctx.registry.connect() as conn:
+        return medical_page(conn, visit["person_id"], category, **query)
+
+
+_VIEW_OUTCOMES = {
+    consent.ConsentState.LIVE: Outcome.SHOWN,
+    consent.ConsentState.EXPIRED: Outcome.REFUSED_EXPIRED,
+    consent.ConsentState.NONE: Outcome.REFUSED_NONE,
+}

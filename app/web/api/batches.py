@@ -1,0 +1,79 @@
+"""Batch pre-check (一括照会): submit many inquiries, get a reception number, poll for results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from app.service.batches import MAX_INQUIRIES, batch_view, submit_batch
+from app.web.auth import authenticated, institution_code
+from app.web.extensions import service
+from app.web.routes import operation
+from app.web.schemas import EligibilityCheckSchema, EligibilitySchema, StrictSchema
+
+blueprint = Blueprint("batches", __name__, url_prefix="/api/v1", description="Batch pre-check")
+
+
+class InquirySchema(EligibilityCheckSchema):
+    class Meta:
+        exclude = ("confirmation_date", "staff_id")
+
+
+class BatchRequestSchema(StrictSchema):
+    inquiries = fields.List(
+        fields.Nested(InquirySchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_INQUIRIES),
+    )
+    confirmation_date = fields.Date(load_default=None, allow_none=True)
+
+
+class BatchAcceptedSchema(Schema):
+    reception_number = fields.String(metadata={"example": "20261129-3F9A0C51D2"})
+    status = fields.String()
+    total = fields.Integer()
+
+
+class StoredJson(fields.Nested):
+    """A nested object kept as JSON text in the registry: documented by its schema, passed as is."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
+class BatchResultSchema(Schema):
+    position = fields.Integer()
+    eligibility = StoredJson(EligibilitySchema, allow_none=True)
+
+
+class BatchStatusSchema(Schema):
+    reception_number = fields.String()
+    status = fields.String(validate=validate.OneOf(["queued", "running", "done", "failed"]))
+    total = fields.Integer()
+    processed = fields.Integer()
+    normal = fields.Integer(metadata={"description": "answered with one qualification found"})
+    error = fields.Integer(metadata={"description": "answered not_found or multiple"})
+    created_at = fields.AwareDateTime()
+    expires_at = fields.AwareDateTime()
+    results = fields.List(fields.Nested(BatchResultSchema))
+
+
+@blueprint.route("/batches", methods=["POST"])
+@operation(blueprint, "submit_batch")
+@authenticated("institution")
+@blueprint.arguments(BatchRequestSchema)
+@blueprint.response(202, BatchAcceptedSchema)
+def submit(body: dict[str, Any]) -> dict[str, Any]:
+    """Accept up to 20,000 inquiries; answers are computed in the background."""
+    return submit_batch(service(), institution_code(), body["inquiries"], body["confirmation_date"])
+
+
+@blueprint.route("/batches/<reception_number>")
+@operation(blueprint, "get_batch")
+@authenticated("institution")
+@blueprint.response(200, BatchStatusSchema)
+def status(reception_number: str) -> dict[str, Any]:
+    """Progress counts and one result per inquiry (null until answered)."""
+    return batch_view(service(), institution_code(), reception_number)

@@ -1,0 +1,41 @@
+"""Routes built the same way for the API and the reader station: an operation with a stable
+``operationId``, and the record pages a consent (or the portal) unlocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from app.web.schemas import DateRangeQuerySchema, PageSchema
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+RecordView = Callable[..., Any]
+
+
+def operation(blueprint: Blueprint, operation_id: str) -> Decorator:
+    """Name the operation for generated clients (e.g. ``check_eligibility``)."""
+    return blueprint.doc(operationId=operation_id)
+
+
+def add_record_routes(
+    blueprint: Blueprint,
+    rule: str,
+    pages: Mapping[str, str],
+    make_view: Callable[[str], RecordView],
+    name: str,
+    guards: Iterable[Decorator] = (),
+) -> None:
+    """One paged GET per ``path -> category`` of ``pages`` at ``rule/<path>``; ``name`` is a format
+    for the view and operation names (``{category}``)."""
+    for path, category in pages.items():
+        view = make_view(category)
+        view.__name__ = name.format(category=category)
+        view.__doc__ = view.__doc__ or ""
+        decorated = blueprint.response(200, PageSchema)(view)
+        decorated = blueprint.arguments(DateRangeQuerySchema, location="query")(decorated)
+        for guard in guards:
+            decorated = guard(decorated)
+        decorated = operation(blueprint, view.__name__)(decorated)
+        blueprint.route(f"{rule}/{path}")(decorated)

@@ -1,0 +1,235 @@
+"""Schemas shared by the API's blueprints and the reader station: errors, eligibility, card
+sessions and proofs, consents, paging."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+from app.service.card_proof import METHODS, CardProof
+from app.service.consent import CATEGORIES
+from payer_registry.identifiers import IdentifierError, validate_insurer_number
+from payer_registry.presenting import jsonable
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON true and false: 0, 1, "yes" and the like are refused."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True, metadata={"example": "VALIDATION_FAILED"})
+    message = fields.String(required=True)
+    details = fields.Dict(required=True)
+
+
+class ErrorSchema(Schema):
+    """The one error shape of the whole API."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class CertificatePeriodSchema(Schema):
+    valid_from = fields.Date()
+    valid_until = fields.Date(allow_none=True)
+
+
+class LimitCertificateSchema(CertificatePeriodSchema):
+    classification = fields.String(metadata={"example": "01"})
+    classification_label = fields.String()
+    bracket_code = fields.String(metadata={"example": "A03"})
+    bracket_label = fields.String(metadata={"example": "ウ"})
+
+
+class ElderlyCertificateSchema(CertificatePeriodSchema):
+    copay_ratio = fields.Integer()
+
+
+class SpecificDiseaseSchema(CertificatePeriodSchema):
+    category = fields.String()
+    self_pay_limit = fields.Integer()
+
+
+class EligibilitySchema(Schema):
+    """The confirmation result with the codes of the real system (SPEC §2)."""
+
+    validity = fields.String(
+        validate=validate.OneOf(["valid", "invalid", "invalid_new_exists", "not_found", "multiple"])
+    )
+    confirmed_on = fields.Date()
+    insurer_number = fields.String(metadata={"example": "06139992"})
+    insurer_name = fields.String()
+    symbol = fields.String()
+    number = fields.String()
+    branch = fields.String(metadata={"example": "01"})
+    card_classification = fields.String()
+    relationship = fields.String()
+    name = fields.String()
+    name_kana = fields.String()
+    birth_date = fields.Date()
+    sex = fields.String()
+    insured_name = fields.String()
+    acquired_on = fields.Date()
+    lost_on = fields.Date(allow_none=True)
+    loss_reason = fields.String(allow_none=True)
+    copay_ratio = fields.Integer(metadata={"example": 30})
+    preschool = fields.Boolean()
+    elderly_certificate = fields.Nested(ElderlyCertificateSchema, allow_none=True)
+    limit_certificate = fields.Nested(LimitCertificateSchema, allow_none=True)
+    specific_diseases = fields.List(fields.Nested(SpecificDiseaseSchema))
+
+
+class ConsentSchema(Schema):
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    consented_at = fields.AwareDateTime()
+    available_until = fields.AwareDateTime()
+
+
+class DateRangeQuerySchema(StrictSchema):
+    date_from = fields.Date()
+    date_to = fields.Date()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class RecordField(fields.Dict):
+    """One medical record, its dates as ISO 8601 text (not Flask's HTTP dates)."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return jsonable(super()._serialize(value, attr, obj, **kwargs))
+
+
+class PageSchema(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+    items = fields.List(RecordField())
+
+
+class Base64(fields.String):
+    """Binary data carried as standard base64 text."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "format": "byte",
+            "pattern": r"^[A-Za-z0-9+/]*={0,2}$",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bytes:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("not valid base64") from None
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else base64.b64encode(value).decode("ascii")
+
+
+class CardSessionSchema(Schema):
+    session_id = fields.String()
+    challenge = Base64(metadata={"description": "random bytes to be signed by the card, base64"})
+    expires_at = fields.AwareDateTime()
+
+
+class ConsentChoicesSchema(StrictSchema):
+    """What the patient chose on the reader's consent screen (同意画面)."""
+
+    medication = StrictBoolean(load_default=False)
+    checkup = StrictBoolean(load_default=False)
+    clinical = StrictBoolean(load_default=False)
+    surgery = StrictBoolean(load_default=False)
+    limit_certificate = StrictBoolean(load_default=False)
+    specific_diseases = StrictBoolean(load_default=False)
+
+
+def no_consents() -> dict[str, bool]:
+    return dict.fromkeys(CATEGORIES, False)
+
+
+class CardProofSchema(StrictSchema):
+    certificate = Base64(
+        required=True, metadata={"description": "user-authentication certificate, DER, base64"}
+    )
+    signature = Base64(
+        required=True,
+        metadata={
+            "description": "PIN mode: the card's PKCS#1 v1.5 SHA-256 signature over the challenge"
+        },
+    )
+
+
+def card_proof(body: dict[str, Any]) -> CardProof:
+    return CardProof(body["certificate"], body["signature"], body.get("method", "pin"))
+
+
+class VerificationSchema(CardProofSchema):
+    signature = Base64(
+        required=True,
+        metadata={
+            "description": "PKCS#1 v1.5 SHA-256, base64. PIN mode: the card's signature over the "
+            "challenge. Face mode: a registered reader key's signature over the challenge followed "
+            "by the certificate DER"
+        },
+    )
+    method = fields.String(
+        load_default="pin",
+        validate=validate.OneOf(METHODS),
+        metadata={"description": "pin: the card signed; face: a face-recognition reader attests"},
+    )
+    consents = fields.Nested(ConsentChoicesSchema, load_default=no_consents)
+    staff_id = fields.String(load_default=None, validate=validate.Length(max=40))
+
+
+class VisitOpenedSchema(Schema):
+    visit_id = fields.String()
+    eligibility = fields.Nested(EligibilitySchema)
+    consents = fields.List(fields.Nested(ConsentSchema))
+
+
+class EligibilityCheckSchema(StrictSchema):
+    insurer_number = fields.String(
+        required=True,
+        metadata={"example": "06139992", "pattern": "^([0-9]{6}|[0-9]{8})$"},
+    )
+    symbol = fields.String(load_default="", validate=validate.Regexp(r"^[^:\s]{0,20}$"))
+    number = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-Za-z\-]{1,20}$"))
+    branch = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(r"^[0-9]{2}$")
+    )
+    birth_date = fields.Date(required=True)
+    limit_certificate_consent = StrictBoolean(load_default=False)
+    confirmation_date = fields.Date(load_default=None, allow_none=True)
+    staff_id = fields.String(load_default=None, validate=validate.Length(max=40))
+
+    @validates("insurer_number")
+    def _insurer(self, value: str, **_: Any) -> None:
+        try:
+            validate_insurer_number(value)
+        except IdentifierError as error:
+            raise ValidationError(str(error)) from None
+
+
+class EligibilityResultSchema(StrictSchema):
+    eligibility = fields.Nested(EligibilitySchema, required=True)
+
+
+class PortalTokenSchema(Schema):
+    token = fields.String(
+        metadata={"description": "send as 'Authorization: Bearer TOKEN' to /portal/me"}
+    )
+    expires_at = fields.AwareDateTime()
