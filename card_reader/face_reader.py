@@ -32,8 +32,8 @@ class FaceReader:
         """The reader key under ``var_dir``, generated and stored (0600) the first time."""
         path = Path(var_dir) / KEY_FILE
         if not path.exists():
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            pem = key.private_bytes(
+            new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = new_key.private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),

@@ -96,12 +96,17 @@ def _issuer_der(tbs: bytes) -> bytes:
     return tbs[i : _tlv_end(tbs, i)[1]]
 
 
-def _key_identifier(certificate: x509.Certificate, kind: type) -> bytes | None:
+def _key_identifier(
+    certificate: x509.Certificate,
+    kind: type[x509.AuthorityKeyIdentifier] | type[x509.SubjectKeyIdentifier],
+) -> bytes | None:
     try:
         value = certificate.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
         return None
-    return value.key_identifier if kind is x509.AuthorityKeyIdentifier else value.digest
+    if isinstance(value, x509.AuthorityKeyIdentifier):
+        return value.key_identifier
+    return value.digest
 
 
 class TrustStore:
@@ -233,7 +238,8 @@ class TrustStore:
         key = _signing_key(certificate)
         if problem is not None or key is None:
             # the certificate's issuer name is byte for byte the root's subject
-            raise _Refused(*(problem or _NO_SIGNING_KEY), serial, root.subject)
+            code, message = problem or _NO_SIGNING_KEY
+            raise _Refused(code, message, serial, root.subject)
         return CheckedCertificate(certificate, root, key)
 
     @staticmethod

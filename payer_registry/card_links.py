@@ -10,10 +10,10 @@ import datetime as dt
 from sqlalchemy import Connection, select, update
 
 from payer_registry.clock import now_utc
-from payer_registry.models import CardLink
+from payer_registry.models import CardLink, table_of
 from payer_registry.repository import PersonRow, find_person, get_person
 
-card_links = CardLink.__table__
+card_links = table_of(CardLink)
 END_REASONS = ("revoked", "renewed")
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import BindParameter, Connection, Select, Table, bindparam, select
 
 from payer_registry.eligibility import (
     IncomeCategory,
@@ -76,7 +77,9 @@ def confirm_person(conn: Connection, person_id: int, at: dt.date) -> Confirmatio
     """Confirm a person identified by their card: the qualification in force at ``at``, else the
     latest one that had begun."""
     person = get_person(conn, person_id)
-    history = person_qualifications(conn, [person_id]) if person else []
+    if person is None:
+        return Confirmation(Validity.NOT_FOUND, at)
+    history = person_qualifications(conn, [person_id])
     valid = [q for q in history if qualification_validity(_period(q), [], at) is Validity.VALID]
     if len(valid) > 1:
         return Confirmation(Validity.MULTIPLE, at, person)
@@ -115,10 +118,10 @@ def _period(q: QualificationRow) -> Period:
     return Period(q.acquired_on, q.lost_on)
 
 
-def _in_force(table: Table):
+def _in_force(table: Table) -> Select[*tuple[Any, ...]]:
     """The person's certificates of one kind valid on a date (statement built once)."""
     columns = [c for c in table.c if c.name not in ("id", "person_id")]
-    at = bindparam("at")
+    at: BindParameter[dt.date] = bindparam("at")
     return select(*columns).where(
         table.c.person_id == bindparam("person_id"),
         table.c.valid_from <= at,

@@ -70,8 +70,9 @@ def _normalise_url(url: str) -> str:
         raise RegistryUnavailable(f"DATABASE_URL is not a database URL: {url!r}") from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     return parsed.render_as_string(hide_password=False)
 
 

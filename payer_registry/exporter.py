@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, select
 
 from payer_registry.clock import as_utc
-from payer_registry.models import RECORD_SECTIONS, Insurer, Person
+from payer_registry.models import RECORD_SECTIONS, Insurer, Person, table_of
 from payer_registry.records import PERSON_RECORD
 from payer_registry.writer import PERSON_FIELDS
 
-persons = Person.__table__
-insurers = Insurer.__table__
+persons = table_of(Person)
+insurers = table_of(Insurer)
 _INTERNAL = {"id", "person_id", "insurer_number"}
 
 
@@ -44,7 +44,7 @@ def export_lines(conn: Connection, chunk: int = 1000) -> Iterator[str]:
     """Every person as a JSON line, in id order, reading ``chunk`` persons at a time."""
     last_id = 0
     while True:
-        ids = list(
+        ids: list[int] = list(
             conn.execute(
                 select(persons.c.id)
                 .where(persons.c.id > last_id)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from marshmallow import ValidationError
+from sqlalchemy import Connection
 
 from payer_registry.db import Registry
 from payer_registry.records import PERSON_RECORD, QualificationSchema, flatten_errors
@@ -85,6 +86,8 @@ def import_file(
         for parsed in parse_file(path, encoding):
             if parsed.line in skipped:
                 continue
+            # a line without a record has errors, so it was rejected above
+            assert parsed.record is not None
             upsert_record(conn, parsed.record, merge=_is_csv(path), anchor=parsed.anchor)
             result.written += 1
             if progress:
@@ -182,7 +185,7 @@ def _recording(stream: Iterable[str], consumed: list[str]) -> Iterator[str]:
         yield line
 
 
-def _csv_header_error(columns: list[str]) -> str | None:
+def _csv_header_error(columns: Sequence[str]) -> str | None:
     missing = [c for c in ("name", "insured_number") if c not in columns]
     unknown = [c for c in columns if c not in CSV_COLUMNS]
     parts = [
@@ -203,8 +206,9 @@ def _validated(number: int, text: str, raw: dict, anchor: str | None) -> ParsedL
     return ParsedLine(number, text, record, anchor, [])
 
 
-def _conflicts(conn, parsed: ParsedLine, seen: dict[str, int]) -> list[LineError]:
+def _conflicts(conn: Connection, parsed: ParsedLine, seen: dict[str, int]) -> list[LineError]:
     errors = []
+    assert parsed.record is not None  # called for the lines that have a record only
     numbers = [q["insured_number"] for q in parsed.record["qualifications"]]
     for number in numbers:
         if number in seen:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -21,6 +32,13 @@ class Base(DeclarativeBase):
 
 def _person_fk() -> Mapped[int]:
     return mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The table a mapped class declares, typed as a ``Table`` for Core statements."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class Insurer(Base):
@@ -180,13 +198,13 @@ class CardLink(Base):
 
 # The person record's history sections (see ``records``) and the table behind each, in record order.
 RECORD_SECTIONS = {
-    "qualifications": Qualification.__table__,
-    "elderly_certificates": ElderlyCertificate.__table__,
-    "limit_certificates": LimitCertificate.__table__,
-    "specific_disease_certificates": SpecificDiseaseCertificate.__table__,
-    "medications": Medication.__table__,
-    "checkups": Checkup.__table__,
-    "procedures": ProcedureRecord.__table__,
-    "card_links": CardLink.__table__,
+    "qualifications": table_of(Qualification),
+    "elderly_certificates": table_of(ElderlyCertificate),
+    "limit_certificates": table_of(LimitCertificate),
+    "specific_disease_certificates": table_of(SpecificDiseaseCertificate),
+    "medications": table_of(Medication),
+    "checkups": table_of(Checkup),
+    "procedures": table_of(ProcedureRecord),
+    "card_links": table_of(CardLink),
 }
 PERSON_TABLES = tuple(RECORD_SECTIONS.values())

@@ -47,7 +47,7 @@ def jsonable(value: object) -> object:
     """Dates to ISO text, dataclasses to dicts, recursively."""
     if isinstance(value, dt.date):
         return value.isoformat()
-    if dataclasses.is_dataclass(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return jsonable(dataclasses.asdict(value))
     if isinstance(value, dict):
         return {key: jsonable(item) for key, item in value.items()}

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from payer_registry.models import PERSON_TABLES, Insurer, Person, Qualification
+from payer_registry.models import PERSON_TABLES, Insurer, Person, Qualification, table_of
 
-persons = Person.__table__
-qualifications = Qualification.__table__
-insurers = Insurer.__table__
+persons = table_of(Person)
+qualifications = table_of(Qualification)
+insurers = table_of(Insurer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ _PERSONS_BY_ID = select(*(persons.c[name] for name in PersonRow.__slots__)).wher
 def find_person(conn: Connection, insured_number: str) -> PersonRow | None:
     """The person holding this individualized insured number (canonical text form)."""
     row = conn.execute(_FIND_PERSON, {"number": insured_number}).first()
-    return PersonRow(*row) if row else None
+    return PersonRow(**row._mapping) if row else None
 
 
 def get_person(conn: Connection, person_id: int) -> PersonRow | None:
@@ -84,11 +84,12 @@ def qualifications_matching(conn: Connection, prefix: str) -> list[Qualification
     The comparison is a range on the unique index, so it stays an index lookup."""
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     rows = conn.execute(_QUALIFICATIONS_IN_RANGE, {"low": prefix, "high": upper})
-    return [QualificationRow(*row) for row in rows]
+    return [QualificationRow(**row._mapping) for row in rows]
 
 
 def person_qualifications(conn: Connection, person_ids: list[int]) -> list[QualificationRow]:
-    return [QualificationRow(*row) for row in conn.execute(_QUALIFICATIONS_OF, {"ids": person_ids})]
+    rows = conn.execute(_QUALIFICATIONS_OF, {"ids": person_ids})
+    return [QualificationRow(**row._mapping) for row in rows]
 
 
 def counts(conn: Connection) -> dict[str, int]:
@@ -104,4 +105,4 @@ def persons_by_id(conn: Connection, person_ids: set[int]) -> dict[int, PersonRow
     if not person_ids:
         return {}
     rows = conn.execute(_PERSONS_BY_ID, {"ids": list(person_ids)})
-    return {row.id: PersonRow(*row) for row in rows}
+    return {row.id: PersonRow(**row._mapping) for row in rows}

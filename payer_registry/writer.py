@@ -8,11 +8,11 @@ from sqlalchemy import Connection, delete, select, update
 
 from payer_registry.db import Registry
 from payer_registry.identifiers import insurer_kind, parse_insured_number
-from payer_registry.models import RECORD_SECTIONS, Insurer, Person, Qualification
+from payer_registry.models import RECORD_SECTIONS, Insurer, Person, Qualification, table_of
 
-persons = Person.__table__
-qualifications = Qualification.__table__
-insurers = Insurer.__table__
+persons = table_of(Person)
+qualifications = table_of(Qualification)
+insurers = table_of(Insurer)
 PERSON_FIELDS = ("name", "name_kana", "birth_date", "sex", "address", "income_category")
 
 
@@ -22,7 +22,7 @@ class RecordConflict(ValueError):
 
 def matching_person(conn: Connection, numbers: list[str]) -> int | None:
     """The one registered person holding any of ``numbers``; raise when they belong to several."""
-    found = set(
+    found: set[int] = set(
         conn.execute(
             select(qualifications.c.person_id).where(qualifications.c.insured_number.in_(numbers))
         ).scalars()
@@ -44,7 +44,9 @@ def upsert_record(
     person_id = matching_person(conn, numbers + ([anchor] if anchor else []))
     values = {field: record[field] for field in PERSON_FIELDS}
     if person_id is None:
-        person_id = conn.execute(persons.insert().values(**values)).inserted_primary_key[0]
+        inserted = conn.execute(persons.insert().values(**values)).inserted_primary_key
+        assert inserted is not None  # a single-row INSERT always reports its primary key
+        person_id = inserted[0]
     else:
         conn.execute(update(persons).where(persons.c.id == person_id).values(**values))
     _ensure_insurers(conn, record["qualifications"])
@@ -70,7 +72,7 @@ def _row(table, row: dict, person_id: int) -> dict:
 
 def _ensure_insurers(conn: Connection, rows: list[dict]) -> None:
     names = {parse_insured_number(q["insured_number"]).insurer: q["insurer_name"] for q in rows}
-    known = dict(
+    known: dict[str, str] = dict(
         conn.execute(
             select(insurers.c.number, insurers.c.name).where(insurers.c.number.in_(names))
         ).all()

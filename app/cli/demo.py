@@ -52,15 +52,17 @@ def demo(
         return
     settings = load_settings()
     saved = load_config(config or default_dir(settings) / CONFIG_FILE)
-    if api_key is None and saved is None:
-        raise click.ClickException(
-            "no demo set up: run `eligsim demo setup` (scripts/run does) or pass --api-key"
-        )
+    if api_key is None:
+        if saved is None:
+            raise click.ClickException(
+                "no demo set up: run `eligsim demo setup` (scripts/run does) or pass --api-key"
+            )
+        api_key = saved.api_key
     if card is None and reader is None and saved is not None:
         card = Path(saved.card)
     run = DemoRun(
         url or (saved.url if saved else DEFAULT_URL),
-        api_key or saved.api_key,
+        api_key,
         card,
         reader,
         pin or (saved.pin if saved else DEMO_PIN),

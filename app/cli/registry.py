@@ -121,8 +121,8 @@ def import_(file: Path, encoding: str | None, skip_invalid: bool) -> None:
     if result.rejected:
         rejects = file.with_name(f"{file.stem}.rejects{file.suffix}")
         rejects.write_text("".join(p.text + "\n" for p in result.rejected), encoding="utf-8")
-        for error in result.errors:
-            click.echo(str(error), err=True)
+        for line_error in result.errors:
+            click.echo(str(line_error), err=True)
         click.echo(f"{len(result.rejected)} invalid line(s) written to {rejects}", err=True)
     click.echo(f"imported {result.written} record(s)")
 

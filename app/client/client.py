@@ -67,7 +67,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _iso(value: date | str | None) -> str | None:
+def _iso(value: date | str | int | None) -> str | int | None:
     return value.isoformat() if isinstance(value, date) else value
 
 

@@ -56,7 +56,7 @@ def station_institution(ctx: ServiceContext) -> dict[str, Any]:
         )
     if found is None:
         raise ServiceError("STATION_NOT_READY", f"the key in {path} is not valid: {SETUP_HINT}")
-    return {"code": found["code"], "name": found["name"], "offered": list(found["offered"])}
+    return {"code": found.code, "name": found.name, "offered": list(found.offered)}
 
 
 def card_answer(ctx: ServiceContext, request: CardRequest, challenge: bytes) -> CardProof:

@@ -13,10 +13,11 @@ from app.service.consent import CATEGORIES, DEFAULT_OFFERED
 from app.service.models import ApiKey, Institution, ReaderKey
 from payer_registry.clock import now_utc
 from payer_registry.identifiers import validate_institution_code
+from payer_registry.models import table_of
 
-institutions = Institution.__table__
-api_keys = ApiKey.__table__
-reader_keys = ReaderKey.__table__
+institutions = table_of(Institution)
+api_keys = table_of(ApiKey)
+reader_keys = table_of(ReaderKey)
 KINDS = {"1": "medical", "3": "dental", "4": "pharmacy"}
 _KEY_TAG = "esk"
 
@@ -77,11 +78,19 @@ def authenticate(conn: Connection, key: str) -> Principal | None:
     return Principal(row.kind, row.institution_code, row.institution_name or row.payer_name)
 
 
-def institution(conn: Connection, code: str) -> dict | None:
+@dataclass(frozen=True, slots=True)
+class InstitutionRow:
+    code: str
+    name: str
+    kind: str  # medical, dental or pharmacy
+    offered: tuple[str, ...]  # the consent categories its readers offer
+
+
+def institution(conn: Connection, code: str) -> InstitutionRow | None:
     row = conn.execute(select(institutions).where(institutions.c.code == code)).first()
     if row is None:
         return None
-    return {**row._asdict(), "offered": tuple(row.offered.split(","))}
+    return InstitutionRow(row.code, row.name, row.kind, tuple(row.offered.split(",")))
 
 
 def add_reader_key(conn: Connection, institution_code: str, name: str, public_key_pem: str) -> None:

@@ -19,9 +19,10 @@ from app.service.models import AuditEntry, AuditHead
 from card_reader.verify import ResultCode
 from payer_registry.clock import as_utc, now_utc
 from payer_registry.eligibility import Validity
+from payer_registry.models import table_of
 
-audit_log = AuditEntry.__table__
-audit_head = AuditHead.__table__
+audit_log = table_of(AuditEntry)
+audit_head = table_of(AuditHead)
 CONTENT = (
     "seq",
     "at",
@@ -106,7 +107,8 @@ def append(
     digest = entry_digest(entry, head.digest)
     conn.execute(_INSERT, {**entry, "previous_digest": head.digest, "digest": digest})
     conn.execute(_SET_HEAD_DIGEST, {"new_digest": digest})
-    return head.seq
+    seq: int = head.seq
+    return seq
 
 
 def entry_digest(entry: dict[str, Any], previous_digest: str) -> str:

@@ -25,10 +25,11 @@ from payer_registry.clock import as_utc, now_utc
 from payer_registry.confirmation import confirm_by_numbers
 from payer_registry.db import Registry
 from payer_registry.eligibility import Validity, today_in_japan
+from payer_registry.models import table_of
 from payer_registry.presenting import confirmation_dict, jsonable
 
-batches = Batch.__table__
-batch_items = BatchItem.__table__
+batches = table_of(Batch)
+batch_items = table_of(BatchItem)
 CHUNK = 500  # inquiries per job
 COMMIT_EVERY = 100  # results written per transaction, so progress shows while a job runs
 NORMAL = {Validity.VALID, Validity.INVALID, Validity.INVALID_NEW_EXISTS}
@@ -156,8 +157,8 @@ def process_range(registry: Registry, reception_number: str, start: int, end: in
             if not pending:
                 return answered
             at = batch.confirmation_date or today_in_japan()
-            for position, inquiry in pending:
-                _answer(conn, batch, position, json.loads(inquiry), at)
+            for item in pending:
+                _answer(conn, batch, item.position, json.loads(item.inquiry), at)
             answered += len(pending)
 
 
@@ -220,12 +221,13 @@ def batch_status(
     ).first()
     if batch is None or as_utc(batch.expires_at) <= now_utc():
         return None
-    processed, normal = conn.execute(
+    counts = conn.execute(
         select(
             func.count(batch_items.c.result),
             func.coalesce(func.sum(case((batch_items.c.normal, 1), else_=0)), 0),
         ).where(batch_items.c.reception_number == reception_number)
     ).one()
+    processed, normal = int(counts[0]), int(counts[1])
     if batch.failed_at is not None:
         status = "failed"
     elif processed == batch.total:
@@ -252,8 +254,8 @@ def batch_results(conn: Connection, reception_number: str) -> list[dict[str, Any
         .order_by(batch_items.c.position)
     )
     return [
-        {"position": position, "eligibility": json.loads(result) if result else None}
-        for position, result in rows
+        {"position": row.position, "eligibility": json.loads(row.result) if row.result else None}
+        for row in rows
     ]
 
 

@@ -26,8 +26,9 @@ from sqlalchemy import Connection, select
 from app.service.errors import ServiceError
 from app.service.models import Consent
 from payer_registry.clock import as_utc
+from payer_registry.models import table_of
 
-consents = Consent.__table__
+consents = table_of(Consent)
 
 # 薬剤情報, 特定健診等情報, 診療情報, 手術情報, 限度額適用認定証関連情報, 特定疾病療養受療証
 CATEGORIES = (

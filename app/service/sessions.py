@@ -5,23 +5,37 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, select, update
 
 from app.service.accounts import token_digest
 from app.service.models import CardSession, PortalSession, Visit
 from payer_registry.clock import as_utc, now_utc
+from payer_registry.models import table_of
 
-card_sessions = CardSession.__table__
-visits = Visit.__table__
-portal_sessions = PortalSession.__table__
+card_sessions = table_of(CardSession)
+visits = table_of(Visit)
+portal_sessions = table_of(PortalSession)
 CHALLENGE_BYTES = 32
 PURPOSES = ("visit", "portal")
 
 
 class ChallengeInvalid(LookupError):
     """Unknown, expired, already used, or issued to someone else."""
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRow:
+    """One confirmed card verification at an institution (受付)."""
+
+    id: str
+    institution_code: str
+    person_id: int
+    method: str  # pin or face
+    staff_id: str | None
+    confirmed_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,27 +90,26 @@ def consume_challenge(
     )
     if used.rowcount != 1:
         raise ChallengeInvalid("this challenge has already been used")
-    return row.challenge
+    challenge: bytes = row.challenge
+    return challenge
 
 
 def open_visit(
     conn: Connection, institution_code: str, person_id: int, method: str, staff_id: str | None
-) -> dict:
-    visit = {
-        "id": str(uuid.uuid4()),
-        "institution_code": institution_code,
-        "person_id": person_id,
-        "method": method,
-        "staff_id": staff_id,
-        "confirmed_at": now_utc(),
-    }
-    conn.execute(visits.insert().values(**visit))
+) -> VisitRow:
+    visit = VisitRow(str(uuid.uuid4()), institution_code, person_id, method, staff_id, now_utc())
+    conn.execute(visits.insert().values(**asdict(visit)))
     return visit
 
 
-def get_visit(conn: Connection, visit_id: str) -> dict | None:
+def get_visit(conn: Connection, visit_id: str) -> VisitRow | None:
     row = conn.execute(select(visits).where(visits.c.id == visit_id)).first()
-    return {**row._asdict(), "confirmed_at": as_utc(row.confirmed_at)} if row else None
+    if row is None:
+        return None
+    return VisitRow(
+        row.id, row.institution_code, row.person_id, row.method, row.staff_id,
+        as_utc(row.confirmed_at),
+    )  # fmt: skip
 
 
 def open_portal_session(
@@ -121,5 +134,5 @@ def portal_person(conn: Connection, token: str) -> int | None:
     return row.person_id if row and as_utc(row.expires_at) > now_utc() else None
 
 
-def _same(column, value):
+def _same(column: ColumnElement[Any], value: str | None) -> ColumnElement[bool]:
     return column.is_(None) if value is None else column == value

@@ -19,10 +19,11 @@ from payer_registry.clock import now_utc
 from payer_registry.db import Registry
 from payer_registry.exporter import to_json_line
 from payer_registry.identifiers import IdentifierError, parse_insured_number
+from payer_registry.models import table_of
 from payer_registry.records import PERSON_RECORD, flatten_errors
 from payer_registry.writer import RecordConflict, end_qualification, upsert_record
 
-payer_uploads = PayerUpload.__table__
+payer_uploads = table_of(PayerUpload)
 MAX_DIRECT = 500
 MAX_UPLOAD = 20_000
 

@@ -14,7 +14,7 @@ from app.service.audit import Action, Actor, Outcome
 from app.service.card_proof import CardProof, prove_card
 from app.service.context import ServiceContext
 from app.service.errors import ServiceError
-from app.service.sessions import get_visit, open_session, open_visit
+from app.service.sessions import VisitRow, get_visit, open_session, open_visit
 from payer_registry.clock import now_utc
 from payer_registry.confirmation import confirm_person
 from payer_registry.eligibility import JAPAN, today_in_japan
@@ -49,37 +49,37 @@ def open_card_visit(
     and audited; its id, eligibility and consents."""
     with ctx.registry.connect() as conn:
         found = institution(conn, code)
-    grant.check_offered(found["offered"] if found else ())
+    grant.check_offered(found.offered if found else ())
     person = prove_card(ctx, session_id, code, "visit", proof, staff_id)
     with ctx.registry.begin() as conn:
         visit = open_visit(conn, code, person.id, proof.method, staff_id)
         consents = consent.record_consents(
             conn,
-            visit["id"],
+            visit.id,
             person.id,
             code,
             grant,
-            visit["confirmed_at"],
+            visit.confirmed_at,
             consent.lifetime(ctx.settings.consent_ttl_hours),
         )
         result = confirm_person(conn, person.id, today_in_japan())
         _audit_visit(conn, visit, grant, result.validity)
     return {
-        "visit_id": visit["id"],
+        "visit_id": visit.id,
         "eligibility": consent.visible(confirmation_dict(result), grant.categories),
         "consents": consents,
     }
 
 
 def _audit_visit(
-    conn: Connection, visit: dict[str, Any], grant: consent.Grant, validity: audit.AnyOutcome
+    conn: Connection, visit: VisitRow, grant: consent.Grant, validity: audit.AnyOutcome
 ) -> None:
     common: dict[str, Any] = {
         "actor": Actor.INSTITUTION,
-        "institution_code": visit["institution_code"],
-        "staff_id": visit["staff_id"],
-        "person_id": visit["person_id"],
-        "visit_id": visit["id"],
+        "institution_code": visit.institution_code,
+        "staff_id": visit.staff_id,
+        "person_id": visit.person_id,
+        "visit_id": visit.id,
     }
     audit.append(conn, action=Action.CARD_VERIFICATION, outcome=validity, **common)
     for category in grant.categories:
@@ -88,11 +88,11 @@ def _audit_visit(
         )
 
 
-def own_visit(ctx: ServiceContext, visit_id: str, institution_code: str) -> dict[str, Any]:
+def own_visit(ctx: ServiceContext, visit_id: str, institution_code: str) -> VisitRow:
     """The visit, when it belongs to the institution (others get NOT_FOUND, not a hint)."""
     with ctx.registry.connect() as conn:
         visit = get_visit(conn, visit_id)
-    if visit is None or visit["institution_code"] != institution_code:
+    if visit is None or visit.institution_code != institution_code:
         raise ServiceError("NOT_FOUND", "no such visit")
     return visit
 
@@ -102,15 +102,13 @@ def visit_summary(ctx: ServiceContext, institution_code: str, visit_id: str) -> 
     visit = own_visit(ctx, visit_id, institution_code)
     with ctx.registry.connect() as conn:
         consents = consent.consents_of_visit(conn, visit_id)
-        result = confirm_person(
-            conn, visit["person_id"], visit["confirmed_at"].astimezone(JAPAN).date()
-        )
+        result = confirm_person(conn, visit.person_id, visit.confirmed_at.astimezone(JAPAN).date())
     live = consent.live_categories(consents, now_utc())
     return {
         "visit_id": visit_id,
-        "institution_code": visit["institution_code"],
-        "method": visit["method"],
-        "confirmed_at": visit["confirmed_at"],
+        "institution_code": visit.institution_code,
+        "method": visit.method,
+        "confirmed_at": visit.confirmed_at,
         "eligibility": consent.visible(confirmation_dict(result), live),
         "consents": consents,
     }
@@ -124,23 +122,23 @@ def medical_records(
     visit = own_visit(ctx, visit_id, institution_code)
     with ctx.registry.begin() as conn:
         state, consent_id = consent.consent_state(
-            conn, visit["person_id"], visit["institution_code"], category, now_utc()
+            conn, visit.person_id, visit.institution_code, category, now_utc()
         )
         audit.append(
             conn,
             actor=Actor.INSTITUTION,
             action=Action.VIEW,
             outcome=_VIEW_OUTCOMES[state],
-            institution_code=visit["institution_code"],
-            staff_id=visit["staff_id"],
-            person_id=visit["person_id"],
+            institution_code=visit.institution_code,
+            staff_id=visit.staff_id,
+            person_id=visit.person_id,
             category=category,
             visit_id=visit_id,
             consent_id=consent_id,
         )
     consent.require_live(state, category)
     with ctx.registry.connect() as conn:
-        return medical_page(conn, visit["person_id"], category, **query)
+        return medical_page(conn, visit.person_id, category, **query)
 
 
 _VIEW_OUTCOMES = {

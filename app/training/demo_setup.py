@@ -33,7 +33,7 @@ from card_reader.issuance import auth_certificate
 from payer_registry.card_links import person_for_card
 from payer_registry.confirmation import confirm_person
 from payer_registry.eligibility import Validity, today_in_japan
-from payer_registry.models import Checkup, Medication, Qualification
+from payer_registry.models import Checkup, Medication, Qualification, table_of
 
 DEMO_CODE = "1311234567"
 DEMO_NAME = "デモ内科クリニック"
@@ -47,7 +47,7 @@ ROLES = (
     ("checkups", False, True),
 )
 
-qualifications = Qualification.__table__
+qualifications = table_of(Qualification)
 
 
 class DemoSetupError(RuntimeError):
@@ -103,7 +103,8 @@ def _register_face_reader(conn: Connection, reader: FaceReader) -> None:
 
 
 def _cards(conn: Connection, authority: Authority, card_dir: Path) -> list[DemoCard]:
-    cards, taken = [], set()
+    cards: list[DemoCard] = []
+    taken: set[int] = set()
     for role, medications, checkups in ROLES:
         person_id, number = _holder(conn, taken, medications, checkups)
         taken.add(person_id)
@@ -130,9 +131,9 @@ def _holder(
     """The first person (by id) insured today, not ``taken``, holding the wanted records; failing
     that, the first person insured today."""
     for wanted in ((medications, checkups), (False, False)):
-        for person_id, number in conn.execute(_candidates(taken, *wanted)):
-            if confirm_person(conn, person_id, today_in_japan()).validity is Validity.VALID:
-                return person_id, number
+        for row in conn.execute(_candidates(taken, *wanted)):
+            if confirm_person(conn, row.person_id, today_in_japan()).validity is Validity.VALID:
+                return row.person_id, row.insured_number
     raise DemoSetupError(
         "the registry holds nobody insured today: seed it first (eligsim registry seed)"
     )
@@ -147,7 +148,7 @@ def _candidates(taken: set[int], medications: bool, checkups: bool):
         .where(q.person_id.not_in(taken))
         .order_by(q.person_id, q.insured_number)
     )
-    for needed, table in ((medications, Medication.__table__), (checkups, Checkup.__table__)):
+    for needed, table in ((medications, table_of(Medication)), (checkups, table_of(Checkup))):
         if needed:
             stmt = stmt.where(exists().where(table.c.person_id == q.person_id))
     return stmt

@@ -5,6 +5,7 @@ that ``records.PERSON_RECORD`` loads. Every date is relative to ``today``."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from payer_registry.confirmation import Inquiry
 from payer_registry.eligibility import elderly_rate_starts
@@ -22,7 +23,7 @@ CHRONIC = ("2171022F1016", "3962002F2082", "2189015F1129")  # amlodipine, metfor
 ACUTE = "1149019F1224"  # loxoprofen
 REFILLS, REFILL_DAYS, ACUTE_EPISODES = 36, 28, 4
 # Five yearly checkups, oldest first: weight, waist and glucose creep up, HbA1c crosses 6.5%.
-CHECKUP_SERIES = {
+CHECKUP_SERIES: dict[str, tuple[Any, ...]] = {
     "weight": (68.0, 70.1, 72.3, 74.0, 75.8),
     "waist": (84.0, 86.5, 88.0, 90.5, 92.0),
     "systolic_bp": (124, 128, 132, 136, 141),

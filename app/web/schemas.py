@@ -118,7 +118,7 @@ class PageSchema(Schema):
     items = fields.List(RecordField())
 
 
-class Base64(fields.String):
+class Base64(fields.Field[bytes]):
     """Binary data carried as standard base64 text."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -130,9 +130,10 @@ class Base64(fields.String):
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bytes:
-        text = super()._deserialize(value, attr, data, **kwargs)
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid string.")
         try:
-            return base64.b64decode(text, validate=True)
+            return base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             raise ValidationError("not valid base64") from None
 

@@ -20,6 +20,7 @@ from payer_registry.models import (
     ProcedureRecord,
     Qualification,
     SpecificDiseaseCertificate,
+    table_of,
 )
 from payer_registry.synthetic.certificates import (
     elderly_certificates,
@@ -32,16 +33,19 @@ from payer_registry.synthetic.medical import checkups, institutions, medications
 from payer_registry.synthetic.people import Household, draw_household
 
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    model.__table__.name: tuple(column.name for column in model.__table__.columns)
-    for model in (
-        Person,
-        Qualification,
-        ElderlyCertificate,
-        LimitCertificate,
-        SpecificDiseaseCertificate,
-        Medication,
-        Checkup,
-        ProcedureRecord,
+    table.name: tuple(column.name for column in table.columns)
+    for table in map(
+        table_of,
+        (
+            Person,
+            Qualification,
+            ElderlyCertificate,
+            LimitCertificate,
+            SpecificDiseaseCertificate,
+            Medication,
+            Checkup,
+            ProcedureRecord,
+        ),
     )
 }
 """The tables a batch fills, in insertion order (persons first), with their columns in row order."""

@@ -3,6 +3,7 @@
 import copy
 import time
 
+from payer_registry.models import table_of
 from tests.api.conftest import bearer
 from tests.registry.conftest import BASE_RECORD
 
@@ -112,5 +113,5 @@ def test_upload_with_the_queue_down_is_refused_and_keeps_nothing(environment, ke
         "BATCH_QUEUE_UNAVAILABLE",
     )
     with app.extensions["registry"].connect() as conn:
-        stored = conn.execute(PayerUpload.__table__.select()).one()
+        stored = conn.execute(table_of(PayerUpload).select()).one()
     assert (stored.records, stored.error is not None) == ("", True)

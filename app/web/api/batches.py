@@ -39,8 +39,9 @@ class BatchAcceptedSchema(Schema):
 class StoredJson(fields.Nested):
     """A nested object kept as JSON text in the registry: documented by its schema, passed as is."""
 
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
-        return value
+    # (marshmallow's own Nested renames Field's first parameter, hence the ignore)
+    def _serialize(self, nested_obj: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return nested_obj
 
 
 class BatchResultSchema(Schema):
