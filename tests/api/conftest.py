@@ -1,7 +1,10 @@
 import base64
 import datetime as dt
+import os
+import uuid
 
 import pytest
+import redis
 
 from app import create_app
 from app.service.accounts import add_institution, add_payer
@@ -15,9 +18,11 @@ from card_reader.virtual_card import VirtualCard
 from payer_registry.card_links import link_card
 from payer_registry.records import PERSON_RECORD
 from payer_registry.writer import upsert_record
+from tests.conftest import require_service
 from tests.registry.conftest import BASE_RECORD
 
 SAMPLE_NUMBER = "06139992:12-34:5678:01"
+TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CLINIC = "1311234567"
 PHARMACY = "1341234567"
 
@@ -108,3 +113,27 @@ def present_card(client, key: str, card: VirtualCard, consents: dict | None = No
         json=body,
         headers=bearer(key),
     )
+
+
+@pytest.fixture
+def redis_url():
+    connection = redis.Redis.from_url(TEST_REDIS, socket_connect_timeout=2)
+    try:
+        connection.flushdb()
+    except redis.RedisError as error:
+        require_service("Redis", str(error))
+    yield TEST_REDIS
+    connection.flushdb()
+
+
+@pytest.fixture
+def rq_environment(environment, redis_url):
+    """A queue of this test's own, so no stray worker of an earlier run can take its jobs."""
+    return {**environment, "REDIS_URL": redis_url, "ELIGSIM_JOB_QUEUE": f"test-{uuid.uuid4().hex}"}
+
+
+@pytest.fixture
+def rq_app(rq_environment):
+    app = create_app(load_settings(rq_environment), TESTING=True)
+    yield app
+    app.extensions["registry"].dispose()

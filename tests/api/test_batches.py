@@ -1,13 +1,6 @@
 """Batch pre-check: in-process without Redis, on real RQ workers with Redis, and their faults."""
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 import redis
@@ -16,9 +9,8 @@ from app import create_app
 from app.service.jobs import RETRIES
 from app.settings import load_settings
 from tests.api.conftest import bearer
-from tests.conftest import require_service
+from tests.api.workers import start_worker, stop
 
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 GOOD = {
     "insurer_number": "06139992",
     "symbol": "12-34",
@@ -79,64 +71,6 @@ def test_bad_batches_are_422(client, keys, body, field):
     response = client.post("/api/v1/batches", json=body, headers=bearer(keys["clinic"]))
     assert response.status_code == 422
     assert field in response.get_json()["error"]["details"]["json"]
-
-
-@pytest.fixture
-def redis_url():
-    connection = redis.Redis.from_url(TEST_REDIS, socket_connect_timeout=2)
-    try:
-        connection.flushdb()
-    except redis.RedisError as error:
-        require_service("Redis", str(error))
-    yield TEST_REDIS
-    connection.flushdb()
-
-
-@pytest.fixture
-def rq_environment(environment, redis_url):
-    """A queue of this test's own, so no stray worker of an earlier run can take its jobs."""
-    return {**environment, "REDIS_URL": redis_url, "ELIGSIM_JOB_QUEUE": f"test-{uuid.uuid4().hex}"}
-
-
-@pytest.fixture
-def rq_app(rq_environment):
-    app = create_app(load_settings(rq_environment), TESTING=True)
-    yield app
-    app.extensions["registry"].dispose()
-
-
-def start_worker(rq_environment):
-    """A real ``eligsim worker`` process."""
-    env = {**os.environ, **rq_environment}
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker"],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def descendants(pid: int) -> list[int]:
-    """Child processes, found through /proc (RQ's work horse leaves its parent's session)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            child = int(stat.parent.name)
-            children += [child, *descendants(child)]
-    return children
-
-
-def stop(process):
-    """kill -9 the worker and every process it started, as when its machine dies."""
-    if process.poll() is None:
-        for pid in [process.pid, *descendants(process.pid)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        process.wait()
 
 
 def test_rq_workers_answer_a_batch(rq_app, rq_environment, keys, person):

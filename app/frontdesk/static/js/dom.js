@@ -19,14 +19,39 @@ export const h = (tag, attrs, ...children) => build(document.createElement(tag),
 export const s = (tag, attrs, ...children) => build(document.createElementNS(SVG, tag), attrs, children);
 
 export function table(headers, rows, caption) {
-  return h("table", {},
+  return h(
+    "table",
+    {},
     caption ? h("caption", {}, caption) : null,
-    h("thead", {}, h("tr", {}, headers.map((text) => h("th", { scope: "col" }, text)))),
-    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell))))));
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        headers.map((text) => h("th", { scope: "col" }, text)),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      rows.map((cells) =>
+        h(
+          "tr",
+          {},
+          cells.map((cell) => h("td", {}, cell)),
+        ),
+      ),
+    ),
+  );
 }
 
 export function definitions(pairs) {
-  return h("dl", { class: "facts" }, pairs.filter(Boolean).map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+  return h(
+    "dl",
+    { class: "facts" },
+    pairs.filter(Boolean).map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
+  );
 }
 
 export const yen = (n) => `¥${Number(n).toLocaleString("ja-JP")}`;

@@ -3,26 +3,52 @@ import { allRecords, station } from "./api.js";
 import { h } from "./dom.js";
 import { lang, setUpSwitch, t } from "./i18n.js";
 import {
-  consentsView, diseasesView, eligibilityView, limitView, readerChoices, recordsView, refusalBox, section,
+  consentsView,
+  diseasesView,
+  eligibilityView,
+  limitView,
+  readerChoices,
+  recordsView,
+  refusalBox,
+  section,
 } from "./views.js";
 
 const KINDS = [
-  ["virtual", "scenario:", "readers.scenario"], ["numbers", "scenario:", "readers.numbers"],
-  ["virtual", "demo:", "readers.demo"], ["pcsc", "pcsc:", "readers.pcsc"],
+  ["virtual", "scenario:", "readers.scenario"],
+  ["numbers", "scenario:", "readers.numbers"],
+  ["virtual", "demo:", "readers.demo"],
+  ["pcsc", "pcsc:", "readers.pcsc"],
 ];
-const NUMBER_FIELDS = [["insurer_number", "numbers.insurer"], ["symbol", "numbers.symbol"], ["number", "numbers.number"], ["branch", "numbers.branch"]];
-const MEDICAL = [["medication", "medications"], ["checkup", "checkups"], ["clinical", "clinical"], ["surgery", "surgeries"]];
+const NUMBER_FIELDS = [
+  ["insurer_number", "numbers.insurer"],
+  ["symbol", "numbers.symbol"],
+  ["number", "numbers.number"],
+  ["branch", "numbers.branch"],
+];
+// The consent rules are the service's (GET /station → consent_rules); without an answer, none.
+const NO_RULES = { categories: [], record_pages: [], certificate_categories: [], default_offered: [] };
 const panel = document.getElementById("panel");
 const state = {
-  step: "pick", readers: [], notes: [], institution: null, reader: null, method: "pin", pin: "", force: false, lastTry: false,
+  step: "pick",
+  readers: [],
+  notes: [],
+  institution: null,
+  consentRules: NO_RULES,
+  reader: null,
+  method: "pin",
+  pin: "",
+  force: false,
+  lastTry: false,
 };
 
 const reader = () => state.readers.find((r) => r.id === state.reader);
 const title = (r) => (r ? r[`title_${lang()}`] : "");
 
 async function loadStation() {
-  const answer = await station("/station").catch((error) => ({ institution: null, readers: [], notes: [error.message] }));
-  Object.assign(state, { readers: answer.readers, notes: answer.notes, institution: answer.institution });
+  const unreachable = (error) => ({ institution: null, readers: [], notes: [error.message], consent_rules: NO_RULES });
+  const answer = await station("/station").catch(unreachable);
+  const consentRules = { ...NO_RULES, ...answer.consent_rules };
+  Object.assign(state, { readers: answer.readers, notes: answer.notes, institution: answer.institution, consentRules });
 }
 
 function renderSidebar() {
@@ -49,31 +75,71 @@ function hints() {
   const scenario = reader()?.scenario;
   const next = scenario?.[`next_step_${lang()}`];
   if (!scenario?.expected && !next) return null;
-  const expected = Object.entries(scenario.expected ?? {}).filter(([, v]) => v !== null && !(typeof v === "object" && !Object.keys(v).length));
-  return h("details", { class: "trainer" }, h("summary", {}, t("readers.expected")),
+  const expected = Object.entries(scenario.expected ?? {}).filter(
+    ([, v]) => v !== null && !(typeof v === "object" && !Object.keys(v).length),
+  );
+  return h(
+    "details",
+    { class: "trainer" },
+    h("summary", {}, t("readers.expected")),
     h("p", {}, expected.map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("　")),
-    next ? h("p", {}, next) : null);
+    next ? h("p", {}, next) : null,
+  );
 }
 
 function authStep() {
   const pinMode = state.method === "pin";
-  const form = h("form", { id: "auth-form", "data-label": t("auth.submit") },
-    h("fieldset", { class: "methods" }, h("legend", {}, t("auth.title")),
-      ["pin", "face"].map((method) => h("label", { class: "choice" },
-        h("input", { type: "radio", name: "method", value: method, checked: state.method === method,
-          onchange: () => go("auth", { method, error: null }) }),
-        t(`auth.${method}_mode`)))),
-    pinMode ? [
-      h("label", { for: "pin" }, t("auth.pin")),
-      h("input", { id: "pin", name: "pin", type: "password", inputmode: "numeric", pattern: "[0-9]{4}", maxlength: 4,
-        autocomplete: "off", required: true, autofocus: true, "aria-describedby": "pin-help" }),
-      h("p", { id: "pin-help", class: "muted" }, t("auth.pin_help")),
-      state.lastTry ? h("label", { class: "check warn" }, h("input", { id: "force", type: "checkbox" }), t("auth.force")) : null,
-    ] : h("p", {}, t("auth.face_help")),
+  const form = h(
+    "form",
+    { id: "auth-form", "data-label": t("auth.submit") },
+    h(
+      "fieldset",
+      { class: "methods" },
+      h("legend", {}, t("auth.title")),
+      ["pin", "face"].map((method) =>
+        h(
+          "label",
+          { class: "choice" },
+          h("input", {
+            type: "radio",
+            name: "method",
+            value: method,
+            checked: state.method === method,
+            onchange: () => go("auth", { method, error: null }),
+          }),
+          t(`auth.${method}_mode`),
+        ),
+      ),
+    ),
+    pinMode
+      ? [
+          h("label", { for: "pin" }, t("auth.pin")),
+          h("input", {
+            id: "pin",
+            name: "pin",
+            type: "password",
+            inputmode: "numeric",
+            pattern: "[0-9]{4}",
+            maxlength: 4,
+            autocomplete: "off",
+            required: true,
+            autofocus: true,
+            "aria-describedby": "pin-help",
+          }),
+          h("p", { id: "pin-help", class: "muted" }, t("auth.pin_help")),
+          state.lastTry
+            ? h("label", { class: "check warn" }, h("input", { id: "force", type: "checkbox" }), t("auth.force"))
+            : null,
+        ]
+      : h("p", {}, t("auth.face_help")),
     state.error ? refusalBox(state.error) : null,
-    h("div", { class: "actions" },
+    h(
+      "div",
+      { class: "actions" },
       h("button", { type: "submit", class: "primary", autofocus: !pinMode }, t("auth.submit")),
-      h("button", { type: "button", onclick: () => go("pick", { error: null }) }, t("auth.back"))));
+      h("button", { type: "button", onclick: () => go("pick", { error: null }) }, t("auth.back")),
+    ),
+  );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     submitAuth(form);
@@ -99,21 +165,53 @@ async function submitAuth(form) {
 
 function consentStep() {
   const offered = state.institution?.offered ?? [];
-  const form = h("form", { id: "consent-form", "data-label": t("consent.submit") },
+  const form = h(
+    "form",
+    { id: "consent-form", "data-label": t("consent.submit") },
     h("p", {}, t("consent.help")),
-    offered.map((category, index) => h("fieldset", { class: "consent" },
-      h("legend", {}, t(`category.${category}`)),
-      ["yes", "no"].map((answer) => h("label", { class: "choice" },
-        h("input", { type: "radio", name: category, value: answer, checked: answer === "no", autofocus: index === 0 && answer === "yes" }),
-        t(`consent.${answer}`))))),
-    h("div", { class: "actions" },
-      h("button", { type: "button", id: "consent-all", onclick: () => {
-        for (const radio of form.querySelectorAll("input[value=yes]")) radio.checked = true;
-      } }, t("consent.all")),
-      h("button", { type: "submit", class: "primary" }, t("consent.submit"))));
+    offered.map((category, index) =>
+      h(
+        "fieldset",
+        { class: "consent" },
+        h("legend", {}, t(`category.${category}`)),
+        ["yes", "no"].map((answer) =>
+          h(
+            "label",
+            { class: "choice" },
+            h("input", {
+              type: "radio",
+              name: category,
+              value: answer,
+              checked: answer === "no",
+              autofocus: index === 0 && answer === "yes",
+            }),
+            t(`consent.${answer}`),
+          ),
+        ),
+      ),
+    ),
+    h(
+      "div",
+      { class: "actions" },
+      h(
+        "button",
+        {
+          type: "button",
+          id: "consent-all",
+          onclick: () => {
+            for (const radio of form.querySelectorAll("input[value=yes]")) radio.checked = true;
+          },
+        },
+        t("consent.all"),
+      ),
+      h("button", { type: "submit", class: "primary" }, t("consent.submit")),
+    ),
+  );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const consents = Object.fromEntries(offered.map((c) => [c, form.querySelector(`input[name=${c}][value=yes]`).checked]));
+    const consents = Object.fromEntries(
+      offered.map((c) => [c, form.querySelector(`input[name=${c}][value=yes]`).checked]),
+    );
     runVisit(form, consents);
   });
   return [h("h2", { tabindex: -1 }, t("consent.title")), form];
@@ -134,37 +232,61 @@ async function runVisit(form, consents) {
 async function loadRecords(visit) {
   const consented = new Set(visit.consents.map((c) => c.category));
   const offered = state.institution.offered;
-  const wanted = MEDICAL.filter(([category]) => offered.includes(category));
-  const outcomes = await Promise.all(wanted.map(async ([category, path]) => {
-    if (!consented.has(category)) return [category, { notConsented: true }];
-    try {
-      return [category, { items: await allRecords(`/frontdesk/api/visits/${visit.visit_id}/${path}`) }];
-    } catch (error) {
-      return [category, { error }];
-    }
-  }));
+  const wanted = state.consentRules.record_pages.filter(({ category }) => offered.includes(category));
+  const outcomes = await Promise.all(
+    wanted.map(async ({ category, path }) => {
+      if (!consented.has(category)) return [category, { notConsented: true }];
+      try {
+        return [category, { items: await allRecords(`/frontdesk/api/visits/${visit.visit_id}/${path}`) }];
+      } catch (error) {
+        return [category, { error }];
+      }
+    }),
+  );
   return Object.fromEntries(outcomes);
 }
 
 function numbersStep() {
   const [insurer, symbol, number, branch] = (reader()?.scenario?.insured_number ?? ":::").split(":");
   const values = { insurer_number: insurer, symbol, number, branch };
-  const form = h("form", { id: "numbers-form", class: "numbers", "data-label": t("auth.submit") },
+  const form = h(
+    "form",
+    { id: "numbers-form", class: "numbers", "data-label": t("auth.submit") },
     h("p", { class: "muted" }, t("numbers.help")),
     NUMBER_FIELDS.map(([name, key], index) => [
       h("label", { for: `n-${name}` }, t(key)),
-      h("input", { id: `n-${name}`, name, value: values[name] ?? "", autofocus: index === 0, required: name === "insurer_number" || name === "number" }),
+      h("input", {
+        id: `n-${name}`,
+        name,
+        value: values[name] ?? "",
+        autofocus: index === 0,
+        required: name === "insurer_number" || name === "number",
+      }),
     ]),
     h("label", { for: "n-birth" }, t("field.birth_date")),
-    h("input", { id: "n-birth", name: "birth_date", type: "date", required: true, value: reader()?.scenario?.birth_date ?? "" }),
+    h("input", {
+      id: "n-birth",
+      name: "birth_date",
+      type: "date",
+      required: true,
+      value: reader()?.scenario?.birth_date ?? "",
+    }),
     h("label", { class: "check" }, h("input", { id: "n-limit", type: "checkbox" }), t("numbers.limit_consent")),
-    h("div", { class: "actions" },
+    h(
+      "div",
+      { class: "actions" },
       h("button", { type: "submit", class: "primary" }, t("auth.submit")),
-      h("button", { type: "button", onclick: () => go("pick") }, t("auth.back"))));
+      h("button", { type: "button", onclick: () => go("pick") }, t("auth.back")),
+    ),
+  );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = Object.fromEntries(NUMBER_FIELDS.map(([name]) => [name, form[name].value.trim()]));
-    Object.assign(body, { branch: body.branch || null, birth_date: form.birth_date.value, limit_certificate_consent: form.querySelector("#n-limit").checked });
+    Object.assign(body, {
+      branch: body.branch || null,
+      birth_date: form.birth_date.value,
+      limit_certificate_consent: form.querySelector("#n-limit").checked,
+    });
     busy(form, true);
     try {
       const { eligibility } = await station("/eligibility-checks", { body });
@@ -180,13 +302,25 @@ function resultStep() {
   const { visit } = state;
   const e = visit.eligibility;
   return [
-    h("div", { class: "result-head" },
+    h(
+      "div",
+      { class: "result-head" },
       h("h2", { tabindex: -1 }, t("result.of", { title: title(reader()) })),
       h("span", { class: "muted" }, `${t("result.method")}: ${t(`method.${visit.method}`)}`),
-      h("button", { type: "button", class: "primary", autofocus: true, onclick: restart }, t("result.next_patient"))),
-    h("div", { class: "result-grid" },
+      h("button", { type: "button", class: "primary", autofocus: true, onclick: restart }, t("result.next_patient")),
+    ),
+    h(
+      "div",
+      { class: "result-grid" },
       section(t("result.title"), eligibilityView(e)),
-      h("div", {}, section(t("limit.title"), limitView(e)), diseasesView(e), section(t("consents.title"), consentsView(visit.consents)))),
+      h(
+        "div",
+        {},
+        section(t("limit.title"), limitView(e)),
+        diseasesView(e),
+        section(t("consents.title"), consentsView(visit.consents)),
+      ),
+    ),
     visit.method === "numbers" ? h("p", { class: "muted" }, t("numbers.no_records")) : null,
     Object.entries(state.records).map(([category, outcome]) => recordsView(category, outcome)),
   ];
@@ -197,9 +331,21 @@ function refusedStep() {
     h("h2", { tabindex: -1 }, t("refusal.title")),
     h("p", { class: "muted" }, title(reader())),
     refusalBox(state.error),
-    h("div", { class: "actions" },
-      h("button", { type: "button", class: "primary", autofocus: true, onclick: () => go(reader()?.kind === "numbers" ? "numbers" : "auth", { error: null, lastTry: false }) }, t("refusal.retry")),
-      h("button", { type: "button", onclick: restart }, t("refusal.restart"))),
+    h(
+      "div",
+      { class: "actions" },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "primary",
+          autofocus: true,
+          onclick: () => go(reader()?.kind === "numbers" ? "numbers" : "auth", { error: null, lastTry: false }),
+        },
+        t("refusal.retry"),
+      ),
+      h("button", { type: "button", onclick: restart }, t("refusal.restart")),
+    ),
   ];
 }
 
@@ -207,7 +353,14 @@ function pickStep() {
   return [h("h2", { tabindex: -1 }, t("frontdesk.title")), h("p", {}, t("readers.pick"))];
 }
 
-const STEPS = { pick: pickStep, auth: authStep, numbers: numbersStep, consent: consentStep, result: resultStep, refused: refusedStep };
+const STEPS = {
+  pick: pickStep,
+  auth: authStep,
+  numbers: numbersStep,
+  consent: consentStep,
+  result: resultStep,
+  refused: refusedStep,
+};
 
 function render() {
   renderSidebar();

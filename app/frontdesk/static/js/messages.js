@@ -47,15 +47,18 @@ const REFUSALS = {
   CERT_EXPIRED: {
     title: ["電子証明書の有効期限が切れています", "The card's certificate has expired"],
     next: [
-      "お住まいの市区町村窓口で電子証明書の更新を案内してください。" + BY_NUMBERS[0],
-      "Ask the patient to renew the certificate at their municipal office. " + BY_NUMBERS[1],
+      `お住まいの市区町村窓口で電子証明書の更新を案内してください。${BY_NUMBERS[0]}`,
+      `Ask the patient to renew the certificate at their municipal office. ${BY_NUMBERS[1]}`,
     ],
   },
   CERT_REVOKED: {
-    title: ["電子証明書が失効しています（紛失・更新済みのカードなど）", "The card's certificate is revoked (lost or renewed card)"],
+    title: [
+      "電子証明書が失効しています（紛失・更新済みのカードなど）",
+      "The card's certificate is revoked (lost or renewed card)",
+    ],
     next: [
-      "新しいカードをお持ちならそのカードで確認してください。ない場合は市区町村窓口での再発行・更新を案内し、" + BY_NUMBERS[0],
-      "If the patient has a newer card, use it. Otherwise send them to the municipal office to renew or reissue it. " + BY_NUMBERS[1],
+      `新しいカードをお持ちならそのカードで確認してください。ない場合は市区町村窓口での再発行・更新を案内し、${BY_NUMBERS[0]}`,
+      `If the patient has a newer card, use it. Otherwise send them to the municipal office to renew or reissue it. ${BY_NUMBERS[1]}`,
     ],
   },
   CERT_NOT_YET_VALID: CARD_UNREADABLE,
@@ -77,7 +80,10 @@ const REFUSALS = {
   },
   NO_READER: {
     title: ["カードリーダーが見つかりません", "The card reader was not found"],
-    next: ["リーダーの接続を確かめ、一覧を更新して選び直してください。", "Check the reader's connection, reload the list and pick it again."],
+    next: [
+      "リーダーの接続を確かめ、一覧を更新して選び直してください。",
+      "Check the reader's connection, reload the list and pick it again.",
+    ],
   },
   NO_PCSC_SERVICE: {
     title: ["カードリーダーのサービスが動いていません", "The card reader service is not running"],
@@ -93,11 +99,17 @@ const REFUSALS = {
   },
   CONSENT_EXPIRED: {
     title: ["同意の有効期限が切れています", "The consent has expired"],
-    next: ["カードをもう一度読み取り、同意をやり直してもらってください。", "Verify the card again so the patient can consent again."],
+    next: [
+      "カードをもう一度読み取り、同意をやり直してもらってください。",
+      "Verify the card again so the patient can consent again.",
+    ],
   },
   CONSENT_REQUIRED: {
     title: ["この情報の提供に同意がありません", "The patient has not consented to this"],
-    next: ["必要なら、カードを読み取り直して同意を得てください。", "If needed, verify the card again and ask for consent."],
+    next: [
+      "必要なら、カードを読み取り直して同意を得てください。",
+      "If needed, verify the card again and ask for consent.",
+    ],
   },
   CONSENT_NOT_OFFERED: {
     title: ["この情報は当院の同意画面にありません", "This institution does not offer this consent"],
@@ -110,9 +122,22 @@ const REFUSALS = {
       "Run scripts/run (or eligsim demo setup) on the service's machine.",
     ],
   },
+  STATION_LOCAL_ONLY: {
+    title: [
+      "受付端末は、カードリーダーをつないだマシンからしか使えません",
+      "The reader station answers only on its own machine",
+    ],
+    next: [
+      "カードリーダーをつないだ受付端末のブラウザーで開いてください（http://127.0.0.1:8000 など）。",
+      "Open the page in the browser of the station's machine, where the reader is connected (e.g. http://127.0.0.1:8000).",
+    ],
+  },
   REGISTRY_UNAVAILABLE: {
     title: ["資格情報のデータベースに接続できません", "The registry cannot be reached"],
-    next: ["しばらくしてから再確認するか、" + BY_NUMBERS[0], "Retry later, or " + BY_NUMBERS[1]],
+    next: [
+      `しばらくしてから再確認するか、${BY_NUMBERS[0]}`,
+      "Retry later, or check by the numbers on the eligibility certificate or insurance card.",
+    ],
   },
   TOO_MANY_REQUESTS: {
     title: ["混み合っています", "Too many requests"],
@@ -120,7 +145,10 @@ const REFUSALS = {
   },
   NETWORK: {
     title: ["サービスに接続できません", "The service cannot be reached"],
-    next: ["サービスが動いているか確認してください（scripts/run）。", "Check that the service is running (scripts/run)."],
+    next: [
+      "サービスが動いているか確認してください（scripts/run）。",
+      "Check that the service is running (scripts/run).",
+    ],
   },
 };
 

@@ -3,9 +3,22 @@
 import { allRecords, call, station } from "./api.js";
 import { h, table, when } from "./dom.js";
 import { setUpSwitch, t } from "./i18n.js";
-import { consentsView, diseasesView, eligibilityView, limitView, readerChoices, recordsView, refusalBox, section } from "./views.js";
+import {
+  consentsView,
+  diseasesView,
+  eligibilityView,
+  limitView,
+  readerChoices,
+  recordsView,
+  refusalBox,
+  section,
+} from "./views.js";
 
-const KINDS = [["virtual", "scenario:", "readers.scenario"], ["virtual", "demo:", "readers.demo"], ["pcsc", "pcsc:", "readers.pcsc"]];
+const KINDS = [
+  ["virtual", "scenario:", "readers.scenario"],
+  ["virtual", "demo:", "readers.demo"],
+  ["pcsc", "pcsc:", "readers.pcsc"],
+];
 const PORTAL = "/api/v1/portal/me";
 const panel = document.getElementById("panel");
 const form = document.getElementById("login");
@@ -24,19 +37,43 @@ function logEntry(entry) {
 
 function signedIn(view) {
   return [
-    h("div", { class: "result-head" }, h("h2", { tabindex: -1 }, t("patient.eligibility")),
-      h("button", { type: "button", onclick: signOut }, t("patient.signout"))),
-    h("div", { class: "result-grid" },
+    h(
+      "div",
+      { class: "result-head" },
+      h("h2", { tabindex: -1 }, t("patient.eligibility")),
+      h("button", { type: "button", onclick: signOut }, t("patient.signout")),
+    ),
+    h(
+      "div",
+      { class: "result-grid" },
       section(t("patient.eligibility"), eligibilityView(view.me.eligibility)),
-      h("div", {}, section(t("limit.title"), limitView(view.me.eligibility)), diseasesView(view.me.eligibility))),
-    h("section", { class: "card", id: "access-log" }, h("h3", {}, t("patient.log")),
+      h("div", {}, section(t("limit.title"), limitView(view.me.eligibility)), diseasesView(view.me.eligibility)),
+    ),
+    h(
+      "section",
+      { class: "card", id: "access-log" },
+      h("h3", {}, t("patient.log")),
       view.log.length
-        ? table([t("col.at"), t("col.institution"), t("col.action"), t("col.category"), t("col.outcome")], view.log.map(logEntry))
-        : h("p", {}, t("patient.log_none"))),
-    section(t("patient.consents"), view.me.consents.length
-      ? table([t("col.at"), t("col.institution"), t("col.category"), t("col.until")],
-        view.me.consents.map((c) => [when(c.consented_at), c.institution_code, t(`category.${c.category}`), when(c.available_until)]))
-      : consentsView([])),
+        ? table(
+            [t("col.at"), t("col.institution"), t("col.action"), t("col.category"), t("col.outcome")],
+            view.log.map(logEntry),
+          )
+        : h("p", {}, t("patient.log_none")),
+    ),
+    section(
+      t("patient.consents"),
+      view.me.consents.length
+        ? table(
+            [t("col.at"), t("col.institution"), t("col.category"), t("col.until")],
+            view.me.consents.map((c) => [
+              when(c.consented_at),
+              c.institution_code,
+              t(`category.${c.category}`),
+              when(c.available_until),
+            ]),
+          )
+        : consentsView([]),
+    ),
     recordsView("medication", { items: view.medications }),
     recordsView("checkup", { items: view.checkups }),
   ];
@@ -47,7 +84,9 @@ function render() {
   document.getElementById("reader-list").replaceChildren(...[list].flat());
   document.getElementById("notes").replaceChildren(...state.notes.map((note) => h("li", {}, note)));
   document.querySelector("input[name=reader]:checked")?.scrollIntoView({ block: "nearest" });
-  const content = state.view ? signedIn(state.view) : [h("h2", { tabindex: -1 }, t("patient.title")), h("p", {}, t("patient.pick"))];
+  const content = state.view
+    ? signedIn(state.view)
+    : [h("h2", { tabindex: -1 }, t("patient.title")), h("p", {}, t("patient.pick"))];
   panel.replaceChildren(...content, state.error ? refusalBox(state.error) : "");
 }
 
