@@ -21,12 +21,12 @@ from app.frontdesk.desk import CardRequest, card_answer, check_pin, station_inst
 from app.frontdesk.readers import catalogue
 from app.service import consent, portal
 from app.service.checks import NumbersCheck, check_numbers
-from app.service.consent import RECORD_PAGES, Grant
+from app.service.consent import Grant
 from app.service.errors import ServiceError
-from app.service.visits import issue_challenge, medical_records, open_card_visit
+from app.service.visits import issue_challenge, open_card_visit
 from app.web.errors import ApiError
 from app.web.extensions import service
-from app.web.routes import add_record_routes, operation
+from app.web.routes import add_visit_record_routes, operation
 from app.web.schemas import (
     ConsentChoicesSchema,
     EligibilityCheckSchema,
@@ -38,7 +38,6 @@ from app.web.schemas import (
     no_consents,
 )
 from payer_registry.limits import BRACKETS, bracket, monthly_limit
-from payer_registry.medical import Page
 
 blueprint = Blueprint(
     "reader_station",
@@ -213,21 +212,8 @@ def check_by_numbers(body: dict[str, Any]) -> dict[str, Any]:
     return check_numbers(service(), _code(), NumbersCheck.from_request(body))
 
 
-def _records_view(category: str) -> Any:
-    def view(query: dict[str, Any], visit_id: str) -> Page:
-        return medical_records(service(), _code(), visit_id, category, query)
-
-    view.__doc__ = f"The station visit's {category} records, newest first, under a live consent."
-    return view
-
-
-add_record_routes(
-    blueprint,
-    "/visits/<visit_id>",
-    RECORD_PAGES,
-    _records_view,
-    "station_{category}_records",
-    guards=[blueprint.doc(security=NO_KEY)],
+add_visit_record_routes(
+    blueprint, _code, "station_{category}_records", guards=[blueprint.doc(security=NO_KEY)]
 )
 
 

@@ -4,7 +4,7 @@ The codes and their meanings are listed here; only the web layer gives them HTTP
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from card_reader.errors import CardError, WrongPin
 
@@ -46,14 +46,22 @@ SERVICE_ERRORS = {
 }
 
 
-class ServiceError(Exception):
-    """A refusal with a stable code from ``SERVICE_ERRORS``."""
+class CodedError(Exception):
+    """An error with a stable code from its class's catalogue, a message and details."""
+
+    catalogue: ClassVar[dict[str, str]]
 
     def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        if code not in SERVICE_ERRORS:
-            raise ValueError(f"unknown error code {code}")
+        if code not in self.catalogue:
+            raise ValueError(f"{code} is not a code of {type(self).__name__}")
         super().__init__(message)
         self.code, self.message, self.details = code, message, details or {}
+
+
+class ServiceError(CodedError):
+    """A refusal of a use case, with a stable code from ``SERVICE_ERRORS``."""
+
+    catalogue = SERVICE_ERRORS
 
 
 def field_error(field: str, message: str) -> ServiceError:

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.service.errors import SERVICE_ERRORS, ServiceError, card_refusal
+from app.service.errors import SERVICE_ERRORS, CodedError, card_refusal
 from card_reader.errors import CardError
 from payer_registry.db import RegistryUnavailable
 
@@ -74,14 +74,10 @@ ERROR_CODES = {
 }
 
 
-class ApiError(Exception):
+class ApiError(CodedError):
     """An error of the HTTP layer itself, with a code from ``WEB_ERRORS``."""
 
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        if code not in WEB_ERRORS:
-            raise ValueError(f"{code} is not an HTTP-layer code")
-        super().__init__(message)
-        self.code, self.message, self.details = code, message, details or {}
+    catalogue = WEB_ERRORS
 
 
 def error_response(
@@ -91,13 +87,12 @@ def error_response(
     return jsonify(body), status
 
 
-def _coded(error: ServiceError | ApiError) -> tuple[Response, int]:
+def _coded(error: CodedError) -> tuple[Response, int]:
     return error_response(STATUS[error.code], error.code, error.message, error.details)
 
 
 def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(ServiceError, _coded)
-    app.register_error_handler(ApiError, _coded)
+    app.register_error_handler(CodedError, _coded)
     app.register_error_handler(CardError, lambda error: _coded(card_refusal(error)))
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(RegistryUnavailable, _registry_down)

@@ -8,7 +8,11 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from app.service.consent import RECORD_PAGES
+from app.service.visits import medical_records
+from app.web.extensions import service
 from app.web.schemas import DateRangeQuerySchema, PageSchema
+from payer_registry.medical import Page
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 RecordView = Callable[..., Any]
@@ -39,3 +43,24 @@ def add_record_routes(
             decorated = guard(decorated)
         decorated = operation(blueprint, view.__name__)(decorated)
         blueprint.route(f"{rule}/{path}")(decorated)
+
+
+def add_visit_record_routes(
+    blueprint: Blueprint,
+    institution: Callable[[], str],
+    name: str,
+    guards: Iterable[Decorator] = (),
+) -> None:
+    """The record pages of a visit (``/visits/<visit_id>/medications`` and the rest), for the
+    institution ``institution()`` names, under a live consent."""
+
+    def make_view(category: str) -> RecordView:
+        def view(query: dict[str, Any], visit_id: str) -> Page:
+            return medical_records(service(), institution(), visit_id, category, query)
+
+        view.__doc__ = (
+            f"The visit's {category} records, newest first; needs a live {category} consent."
+        )
+        return view
+
+    add_record_routes(blueprint, "/visits/<visit_id>", RECORD_PAGES, make_view, name, guards)

@@ -1,3 +1,6 @@
+import re
+
+
 def test_health_reports_the_database(client):
     response = client.get("/api/v1/health")
     assert response.status_code == 200
@@ -42,3 +45,21 @@ def test_the_document_in_the_repository_matches_the_code(client):
     assert kept == served, (
         "docs/openapi.json is stale: run `eligsim openapi --out docs/openapi.json`"
     )
+
+
+def test_every_operation_has_a_stable_named_operation_id(client):
+    """Generated clients name their methods after operationId: every operation names itself (not a
+    name derived from its path, such as post_api_v1_eligibility_checks), and no two share one."""
+    document = client.get("/api/v1/openapi.json").get_json()
+    operations = [
+        (f"{method.upper()} {path}", operation.get("operationId"))
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+        if method != "parameters"
+    ]
+    ids = [operation_id for _, operation_id in operations]
+    assert [name for name, operation_id in operations if not operation_id] == []
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[a-z][a-z_]*[a-z]", operation_id) for operation_id in ids)
+    assert not any("api_v1" in operation_id for operation_id in ids)
+    assert {"check_eligibility", "verify_card", "submit_batch", "medication_records"} <= set(ids)

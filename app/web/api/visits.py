@@ -7,13 +7,11 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.service.consent import RECORD_PAGES
-from app.service.visits import medical_records, visit_summary
+from app.service.visits import visit_summary
 from app.web.auth import authenticated, institution_code
 from app.web.extensions import service
-from app.web.routes import add_record_routes, operation
+from app.web.routes import add_visit_record_routes, operation
 from app.web.schemas import ConsentSchema, EligibilitySchema
-from payer_registry.medical import Page
 
 blueprint = Blueprint(
     "visits", __name__, url_prefix="/api/v1", description="Visits and medical information"
@@ -38,21 +36,6 @@ def show_visit(visit_id: str) -> dict[str, Any]:
     return visit_summary(service(), institution_code(), visit_id)
 
 
-def _records_view(category: str) -> Any:
-    def view(query: dict[str, Any], visit_id: str) -> Page:
-        return medical_records(service(), institution_code(), visit_id, category, query)
-
-    view.__doc__ = (
-        f"The patient's {category} records, newest first; needs a live {category} consent."
-    )
-    return view
-
-
-add_record_routes(
-    blueprint,
-    "/visits/<visit_id>",
-    RECORD_PAGES,
-    _records_view,
-    "{category}_records",
-    guards=[authenticated("institution")],
+add_visit_record_routes(
+    blueprint, institution_code, "{category}_records", guards=[authenticated("institution")]
 )
