@@ -1,4 +1,4 @@
-"""The JPKI command set shared by the client and the virtual card (SPEC §5, OpenSC ``card-jpki.c``)."""
+"""The JPKI command set shared by the client and the virtual card (docs/rules.md §6, OpenSC ``card-jpki.c``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A simulated face-recognition card reader (顔認証付きカードリーダー), SPEC §5 face mode.
+"""A simulated face-recognition card reader (顔認証付きカードリーダー), docs/rules.md §6 face mode.
 
 The reader matches the patient's face with the card's photo, so no PIN is entered and the card's
 private key is never used. It reads the card's authentication certificate (no PIN needed) and attests

@@ -3,7 +3,7 @@
 Checks, in order: the certificate chains to a root of the trust store; the certificate and its root
 are valid at the given time; key usage allows digital signatures; the PKCS#1 v1.5 SHA-256 signature
 verifies: in PIN mode the card's signature over the challenge with the certificate's key, in face mode
-a registered reader key's attestation over challenge ‖ certificate DER (SPEC §5); the certificate is
+a registered reader key's attestation over challenge ‖ certificate DER (docs/rules.md §6); the certificate is
 not revoked (when its root has a revocation source). The result carries a stable code, the certificate serial and its issuer
 (RFC 4514) for the registry's card link.
 
@@ -204,7 +204,7 @@ class TrustStore:
         reader_keys: Iterable[rsa.RSAPublicKey],
         at: datetime | None = None,
     ) -> VerificationResult:
-        """Face mode (SPEC §5): one of the institution's ``reader_keys`` signed challenge ‖
+        """Face mode (docs/rules.md §6): one of the institution's ``reader_keys`` signed challenge ‖
         certificate DER. The card's key is not used; its certificate is checked all the same."""
         message = attested_message(challenge, certificate_der)
         return self._verify(certificate_der, _Proof(signature, message, tuple(reader_keys)), at)

@@ -1,4 +1,4 @@
-"""A virtual My Number Card: the JPKI and card-surface applications, answering APDUs per SPEC §5.
+"""A virtual My Number Card: the JPKI and card-surface applications, answering APDUs per docs/rules.md §6.
 
 PIN counters are written to the card file on every change, so retries survive restarts and a locked
 card stays locked. ``Faults`` lets bench tests slow the card down, pull it out after some APDUs, or

@@ -1,7 +1,7 @@
 """The link from a card's user-authentication certificate (issuer + serial) to a person.
 
 The real system identifies a person by this certificate, never by the Individual Number; a renewed
-card has a new serial and must be linked again (SPEC §1, §5)."""
+card has a new serial and must be linked again (docs/rules.md §1, §6)."""
 
 from __future__ import annotations
 

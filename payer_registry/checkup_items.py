@@ -1,4 +1,4 @@
-"""Specific health checkup items (特定健診) and their XML checkup codes (健診項目コード), SPEC §4."""
+"""Specific health checkup items (特定健診) and their XML checkup codes (健診項目コード), docs/rules.md §5."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Eligibility at a date (資格確認) and the co-pay ratio (一部負担金割合), SPEC §2."""
+"""Eligibility at a date (資格確認) and the co-pay ratio (一部負担金割合), docs/rules.md §2."""
 
 from __future__ import annotations
 

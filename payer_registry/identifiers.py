@@ -24,7 +24,7 @@ _BRANCH = re.compile(r"^[0-9]{2}$")
 
 
 class IdentifierError(ValueError):
-    """An identifier that does not follow the rules of SPEC §1."""
+    """An identifier that does not follow the rules of docs/rules.md §1."""
 
 
 def check_digit(digits: str) -> str:

@@ -1,4 +1,4 @@
-"""Out-of-pocket limit brackets (限度額適用区分) and the monthly limit (高額療養費), SPEC §2."""
+"""Out-of-pocket limit brackets (限度額適用区分) and the monthly limit (高額療養費), docs/rules.md §3."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Medical information held for a person (SPEC §4), read page by page within a date range."""
+"""Medical information held for a person (docs/rules.md §5), read page by page within a date range."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from payer_registry.identifiers import parse_insured_number
 
 
 def confirmation_dict(result: Confirmation) -> dict:
-    """The eligibility result with the fields and codes of SPEC §2."""
+    """The eligibility result with the fields and codes of docs/rules.md §2."""
     person, qualification = result.person, result.qualification
     data: dict = {"validity": str(result.validity), "confirmed_on": result.at}
     if qualification is not None:

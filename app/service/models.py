@@ -37,7 +37,7 @@ class ApiKey(Base):
 
 
 class ReaderKey(Base):
-    """A face-recognition reader's attestation key, registered by its institution (SPEC §5)."""
+    """A face-recognition reader's attestation key, registered by its institution (docs/rules.md §6)."""
 
     __tablename__ = "reader_keys"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

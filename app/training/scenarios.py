@@ -159,7 +159,7 @@ _ACCEPT = ("通常どおり受付する。", "Accept as usual.")
 
 
 def _age_scenarios(p: People) -> list[Scenario]:
-    """Co-pay by age and income (SPEC §2)."""
+    """Co-pay by age and income (docs/rules.md §2)."""
     cases = (
         ("valid-30", "有効・3割（一般の成人）", "Valid, 30% (adult)", "0001", 45, "general", "佐藤　健一", "サトウ　ケンイチ", "1", 30),
         ("elderly-70-20", "70〜74歳・2割", "Age 70-74, 20%", "0003", 72, "general", "高橋　和子", "タカハシ　カズコ", "2", 20),

@@ -63,7 +63,7 @@ class SpecificDiseaseSchema(CertificatePeriodSchema):
 
 
 class EligibilitySchema(Schema):
-    """The confirmation result with the codes of the real system (SPEC §2)."""
+    """The confirmation result with the codes of the real system (docs/rules.md §2)."""
 
     validity = fields.String(
         validate=validate.OneOf(["valid", "invalid", "invalid_new_exists", "not_found", "multiple"])

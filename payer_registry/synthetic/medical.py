@@ -1,4 +1,4 @@
-"""Medical histories from claims and checkups (SPEC §4): medication (薬剤情報, 3 years, lagging about
+"""Medical histories from claims and checkups (docs/rules.md §5): medication (薬剤情報, 3 years, lagging about
 1.5 months), specific health checkups (特定健診, ages 40-74, yearly, 5 years) with values correlated
 with sex, age and BMI, and clinical (診療情報) and surgery (手術情報) records (3 years).
 

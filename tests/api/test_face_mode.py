@@ -1,4 +1,4 @@
-"""Face mode (SPEC §5): a registered face-recognition reader attests instead of the card's key."""
+"""Face mode (docs/rules.md §6): a registered face-recognition reader attests instead of the card's key."""
 
 import base64
 

@@ -1,4 +1,4 @@
-"""Confirmation against the registry: every validity code of SPEC §2, by numbers and by person."""
+"""Confirmation against the registry: every validity code of docs/rules.md §2, by numbers and by person."""
 
 import datetime as dt
 

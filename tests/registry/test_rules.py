@@ -1,4 +1,4 @@
-"""Table-driven tests of the eligibility, co-pay and out-of-pocket limit rules (SPEC §2)."""
+"""Table-driven tests of the eligibility, co-pay and out-of-pocket limit rules (docs/rules.md §2, §3)."""
 
 import datetime as dt
 
