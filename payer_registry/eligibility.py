@@ -19,6 +19,19 @@ class Validity(StrEnum):
     MULTIPLE = "multiple"  # 5 複数該当
 
 
+VALIDITY_CODES: dict[Validity, str] = {
+    Validity.VALID: "1",
+    Validity.INVALID: "2",
+    Validity.INVALID_NEW_EXISTS: "3",
+    Validity.NOT_FOUND: "4",
+    Validity.MULTIPLE: "5",
+}
+"""The real system's code for each validity (資格有効性)."""
+
+RELATIONSHIP_CODES: dict[str, str] = {"self": "1", "family": "2"}
+"""The real system's code for the relationship to the insured (本人・家族の別): 1 本人, 2 家族."""
+
+
 class IncomeCategory(StrEnum):
     """Income category as the payer records it; decides brackets and the 70+ co-pay."""
 

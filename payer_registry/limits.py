@@ -32,8 +32,8 @@ BRACKETS: dict[str, Bracket] = {
         _sliding("A03", "ウ", 80_100, 267_000, 44_400),
         Bracket("A04", "エ", 57_600, None, 44_400),
         Bracket("A05", "オ", 35_400, None, 24_600),
-        # The simulator's assumption: オ(境) as オ.
-        Bracket("A06", "オ(境)", 35_400, None, 24_600),
+        # The simulator's assumption: オ（境） as オ.
+        Bracket("A06", "オ（境）", 35_400, None, 24_600),
         _sliding("B01", "現役並みⅢ", 252_600, 842_000, 140_100),
         _sliding("B02", "現役並みⅡ", 167_400, 558_000, 93_000),
         _sliding("B03", "現役並みⅠ", 80_100, 267_000, 44_400),
@@ -41,8 +41,8 @@ BRACKETS: dict[str, Bracket] = {
         Bracket("B05", "低所得Ⅱ", 24_600, None, None, 8_000),
         _B06,
         # The simulator's assumption: the later brackets follow B06 and B04.
-        Bracket("B07", "低所得Ⅰ(老福)", _B06.base, None, None, _B06.outpatient),
-        Bracket("B08", "低所得Ⅰ(境)", _B06.base, None, None, _B06.outpatient),
+        Bracket("B07", "低所得Ⅰ（老福）", _B06.base, None, None, _B06.outpatient),
+        Bracket("B08", "低所得Ⅰ（境）", _B06.base, None, None, _B06.outpatient),
         Bracket("B09", "一般Ⅱ", _B04.base, None, 44_400, _B04.outpatient, _B04.outpatient_yearly),
         Bracket("B10", "一般Ⅰ", _B04.base, None, 44_400, _B04.outpatient, _B04.outpatient_yearly),
     )
@@ -53,6 +53,9 @@ CERTIFICATE_CLASSIFICATIONS = {
     "02": "限度額適用・標準負担額減額認定証",
     "03": "標準負担額減額認定証",
 }
+MEAL_COST_REDUCED = ("02", "03")
+"""The classifications that reduce the standard meal cost (標準負担額減額): only these carry the date
+from which a long hospital stay (長期入院, over 90 days in 12 months) reduces it further."""
 
 
 class UnknownBracket(ValueError):

@@ -61,6 +61,7 @@ class Person(Base):
     sex: Mapped[str] = mapped_column(String(1))
     address: Mapped[str] = mapped_column(String(200))
     income_category: Mapped[str] = mapped_column(String(20))
+    post_code: Mapped[str | None] = mapped_column(String(8))  # 郵便番号, "NNN-NNNN"
 
 
 class Qualification(Base):
@@ -77,6 +78,9 @@ class Qualification(Base):
     acquired_on: Mapped[dt.date] = mapped_column(Date)
     lost_on: Mapped[dt.date | None] = mapped_column(Date)
     loss_reason: Mapped[str | None] = mapped_column(String(2))
+    certificate_issued_on: Mapped[dt.date | None] = mapped_column(Date)  # 交付年月日
+    card_valid_from: Mapped[dt.date | None] = mapped_column(Date)  # 有効開始日
+    card_valid_until: Mapped[dt.date | None] = mapped_column(Date)  # 有効終了日
 
 
 class ElderlyCertificate(Base):
@@ -88,6 +92,7 @@ class ElderlyCertificate(Base):
     copay_ratio: Mapped[int] = mapped_column(Integer)
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    issued_on: Mapped[dt.date | None] = mapped_column(Date)  # 交付年月日
 
 
 class LimitCertificate(Base):
@@ -100,6 +105,8 @@ class LimitCertificate(Base):
     bracket_code: Mapped[str] = mapped_column(String(3))
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    issued_on: Mapped[dt.date | None] = mapped_column(Date)  # 交付年月日
+    long_term_on: Mapped[dt.date | None] = mapped_column(Date)  # 長期入院該当年月日
 
 
 class SpecificDiseaseCertificate(Base):
@@ -112,6 +119,7 @@ class SpecificDiseaseCertificate(Base):
     self_pay_limit: Mapped[int] = mapped_column(Integer)
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    issued_on: Mapped[dt.date | None] = mapped_column(Date)  # 交付年月日
 
 
 class Medication(Base):

@@ -6,13 +6,20 @@ import dataclasses
 import datetime as dt
 
 from payer_registry.confirmation import Confirmation
+from payer_registry.eligibility import RELATIONSHIP_CODES, VALIDITY_CODES
 from payer_registry.identifiers import parse_insured_number
 
 
 def confirmation_dict(result: Confirmation) -> dict:
-    """The eligibility result with the fields and codes of docs/rules.md §2."""
+    """The eligibility result with the fields and codes of docs/rules.md §2: the simulator's words
+    (``validity``, ``relationship``) with the real system's codes beside them (``validity_code``,
+    ``relationship_code``)."""
     person, qualification = result.person, result.qualification
-    data: dict = {"validity": str(result.validity), "confirmed_on": result.at}
+    data: dict = {
+        "validity": str(result.validity),
+        "validity_code": VALIDITY_CODES[result.validity],
+        "confirmed_on": result.at,
+    }
     if qualification is not None:
         number = parse_insured_number(qualification.insured_number)
         data |= {
@@ -23,10 +30,14 @@ def confirmation_dict(result: Confirmation) -> dict:
             "branch": number.branch,
             "card_classification": qualification.card_classification,
             "relationship": qualification.relationship,
+            "relationship_code": RELATIONSHIP_CODES[qualification.relationship],
             "insured_name": qualification.insured_name,
             "acquired_on": qualification.acquired_on,
             "lost_on": qualification.lost_on,
             "loss_reason": qualification.loss_reason,
+            "certificate_issued_on": qualification.certificate_issued_on,
+            "card_valid_from": qualification.card_valid_from,
+            "card_valid_until": qualification.card_valid_until,
             "copay_ratio": result.copay_ratio,
             "preschool": result.preschool,
             "elderly_certificate": result.elderly_certificate,
@@ -39,6 +50,8 @@ def confirmation_dict(result: Confirmation) -> dict:
             "name_kana": person.name_kana,
             "birth_date": person.birth_date,
             "sex": person.sex,
+            "address": person.address,
+            "post_code": person.post_code,
         }
     return data
 

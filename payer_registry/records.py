@@ -3,6 +3,7 @@ it (one JSON object a line). Validation at this edge uses marshmallow schemas.""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -10,10 +11,21 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from payer_registry import identifiers
 from payer_registry.checkup_items import METABOLIC_JUDGEMENTS, URINE_RESULTS
 from payer_registry.eligibility import IncomeCategory
-from payer_registry.limits import BRACKETS, CERTIFICATE_CLASSIFICATIONS
+from payer_registry.limits import BRACKETS, CERTIFICATE_CLASSIFICATIONS, MEAL_COST_REDUCED
 
 LOSS_REASONS = ("01", "02", "03", "99")
-CARD_CLASSIFICATIONS = ("01", "02", "03", "05")
+CARD_CLASSIFICATIONS = {
+    "01": "一般",
+    "02": "退職",
+    "03": "短期（一般）",
+    "04": "短期（退職）",
+    "05": "資格証明書",
+    "06": "特例退職",
+    "07": "自衛官診療証",
+}
+"""The card classifications (被保険者証区分) of the real system, with their labels."""
+POST_CODE = r"^[0-9]{3}-[0-9]{4}$"
+"""A post code (郵便番号) as the registry keeps it: three digits, a hyphen, four digits."""
 
 
 def _choice(values) -> validate.OneOf:
@@ -43,14 +55,30 @@ class _Strict(Schema):
         unknown = RAISE
 
 
+def _optional_date() -> fields.Date:
+    return fields.Date(allow_none=True, load_default=None)
+
+
+def _in_order(data: dict, *names: str) -> None:
+    """The dates among ``names`` that are given must not go backwards (equal dates are fine)."""
+    given = [(name, data[name]) for name in names if data.get(name) is not None]
+    for (earlier, first), (later, second) in pairwise(given):
+        if second < first:
+            raise ValidationError(f"must not be before {earlier}", later)
+
+
 class _Period(_Strict):
+    """A certificate's validity and its issue date (交付年月日), which may precede the validity
+    (a certificate sent before it takes effect) or fall within it (issued on application)."""
+
     valid_from = fields.Date(required=True)
-    valid_until = fields.Date(allow_none=True, load_default=None)
+    valid_until = _optional_date()
+    issued_on = _optional_date()
 
     @validates_schema
     def _ordered(self, data: dict, **_: Any) -> None:
-        if data.get("valid_until") and data["valid_until"] < data["valid_from"]:
-            raise ValidationError("must not be before valid_from", "valid_until")
+        _in_order(data, "valid_from", "valid_until")
+        _in_order(data, "issued_on", "valid_until")
 
 
 class QualificationSchema(_Strict):
@@ -64,6 +92,9 @@ class QualificationSchema(_Strict):
     acquired_on = fields.Date(required=True)
     lost_on = fields.Date(allow_none=True, load_default=None)
     loss_reason = fields.String(allow_none=True, load_default=None, validate=_choice(LOSS_REASONS))
+    certificate_issued_on = _optional_date()  # 交付年月日 of the card
+    card_valid_from = _optional_date()  # 有効開始日
+    card_valid_until = _optional_date()  # 有効終了日: short-term cards (03, 04) have one
 
     @validates_schema
     def _loss(self, data: dict, **_: Any) -> None:
@@ -73,6 +104,10 @@ class QualificationSchema(_Strict):
         if bool(lost_on) != bool(reason):
             raise ValidationError("lost_on and loss_reason go together", "loss_reason")
 
+    @validates_schema
+    def _card_dates(self, data: dict, **_: Any) -> None:
+        _in_order(data, "certificate_issued_on", "card_valid_from", "card_valid_until")
+
 
 class ElderlyCertificateSchema(_Period):
     copay_ratio = fields.Integer(required=True, validate=_choice((20, 30)))
@@ -81,6 +116,15 @@ class ElderlyCertificateSchema(_Period):
 class LimitCertificateSchema(_Period):
     classification = fields.String(required=True, validate=_choice(CERTIFICATE_CLASSIFICATIONS))
     bracket_code = fields.String(required=True, validate=_choice(BRACKETS))
+    long_term_on = _optional_date()  # 長期入院該当年月日
+
+    @validates_schema
+    def _long_term(self, data: dict, **_: Any) -> None:
+        if data.get("long_term_on") and data.get("classification") not in MEAL_COST_REDUCED:
+            raise ValidationError(
+                "only a certificate that reduces the standard meal cost (02, 03) has one",
+                "long_term_on",
+            )
 
 
 class SpecificDiseaseSchema(_Period):
@@ -168,6 +212,11 @@ class PersonRecordSchema(_Strict):
     birth_date = fields.Date(required=True)
     sex = fields.String(required=True, validate=_choice(("1", "2", "3")))
     address = fields.String(load_default="", validate=validate.Length(max=200))
+    post_code = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Regexp(POST_CODE, error="must be NNN-NNNN"),
+    )
     income_category = fields.String(load_default="general", validate=_choice(IncomeCategory))
     qualifications = fields.List(
         fields.Nested(QualificationSchema), required=True, validate=validate.Length(min=1)

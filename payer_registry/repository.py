@@ -23,6 +23,7 @@ class PersonRow:
     sex: str
     address: str
     income_category: str
+    post_code: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,9 @@ class QualificationRow:
     acquired_on: dt.date
     lost_on: dt.date | None
     loss_reason: str | None
+    certificate_issued_on: dt.date | None
+    card_valid_from: dt.date | None
+    card_valid_until: dt.date | None
 
 
 _FIND_PERSON = (

@@ -13,7 +13,15 @@ from payer_registry.models import RECORD_SECTIONS, Insurer, Person, Qualificatio
 persons = table_of(Person)
 qualifications = table_of(Qualification)
 insurers = table_of(Insurer)
-PERSON_FIELDS = ("name", "name_kana", "birth_date", "sex", "address", "income_category")
+PERSON_FIELDS = (
+    "name",
+    "name_kana",
+    "birth_date",
+    "sex",
+    "address",
+    "income_category",
+    "post_code",
+)
 
 
 class RecordConflict(ValueError):

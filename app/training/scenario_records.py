@@ -10,13 +10,14 @@ from typing import Any
 from payer_registry.confirmation import Inquiry
 from payer_registry.eligibility import elderly_rate_starts
 from payer_registry.identifiers import InsuredNumber
-from payer_registry.synthetic.certificates import certificate_year
-from payer_registry.synthetic.coverage import anniversary
+from payer_registry.synthetic.certificates import ISSUED_AHEAD, certificate_year
+from payer_registry.synthetic.coverage import GENERAL, anniversary, card_dates
 from payer_registry.synthetic.insurers import InsurerInfo, catalogue
 from payer_registry.synthetic.medical import CLAIMS_LAG, metabolic_judgement
 from payer_registry.synthetic.reference import Drug, drugs, procedures
 
 TOKYO = "13"
+POST_CODE = "100-0013"  # 東京都千代田区霞が関, every scenario person's address
 CLINIC = ("1319900011", "霞が関内科クリニック")  # 医療機関コード: Tokyo, medical
 PHARMACY = ("1349900015", "霞が関薬局")  # Tokyo, pharmacy
 CHRONIC = ("2171022F1016", "3962002F2082", "2189015F1129")  # amlodipine, metformin, atorvastatin
@@ -95,16 +96,29 @@ class People:
         branch: str = "00",
         lost: tuple[int, str] | None = None,
     ) -> dict:
-        """One qualification; ``lost`` is (days ago, loss reason)."""
+        """One qualification; ``lost`` is (days ago, loss reason). The card (一般, no end date) was
+        issued as the synthetic population's are: on acquisition, or at the latest yearly renewal."""
+        lost_on = self.today - dt.timedelta(days=lost[0]) if lost else None
+        issued, _ = card_dates(
+            insurer.number,
+            GENERAL,
+            acquired.toordinal(),
+            lost_on.toordinal() if lost_on else None,
+            self.today.toordinal(),
+        )
+        issued_on = dt.date.fromordinal(issued).isoformat()
         return {
             "insured_number": self.number(insurer, card_number, branch),
             "insurer_name": insurer.name,
             "relationship": "self" if branch == "00" else "family",
-            "card_classification": "01",
+            "card_classification": GENERAL,
             "insured_name": insured_name,
             "acquired_on": acquired.isoformat(),
-            "lost_on": self.days_ago(lost[0]) if lost else None,
+            "lost_on": lost_on.isoformat() if lost_on else None,
             "loss_reason": lost[1] if lost else None,
+            "certificate_issued_on": issued_on,
+            "card_valid_from": issued_on,
+            "card_valid_until": None,
         }
 
     def person(
@@ -136,6 +150,7 @@ class People:
             "birth_date": birth.isoformat(),
             "sex": sex,
             "address": f"東京都千代田区霞が関1-{int(card_number)}-1",
+            "post_code": POST_CODE,
             "income_category": income,
             "qualifications": [qualification],
             "elderly_certificates": self._elderly(birth, age, income),
@@ -161,11 +176,14 @@ class People:
         if not 70 <= age < 75:
             return []
         until = dt.date.fromordinal(anniversary(birth.toordinal(), 75) - 1)
+        starts = elderly_rate_starts(birth)
+        issued = min(starts - dt.timedelta(days=ISSUED_AHEAD), self.today)
         return [
             {
                 "copay_ratio": 30 if income == "high" else 20,
-                "valid_from": elderly_rate_starts(birth).isoformat(),
+                "valid_from": starts.isoformat(),
                 "valid_until": until.isoformat(),
+                "issued_on": issued.isoformat(),
             }
         ]
 
@@ -181,13 +199,22 @@ class People:
                 "bracket_code": bracket,
                 "valid_from": dt.date.fromordinal(start).isoformat(),
                 "valid_until": dt.date.fromordinal(end).isoformat(),
+                "issued_on": dt.date.fromordinal(start).isoformat(),
             }
         ]
 
     def _disease(self, category: str | None) -> list[dict]:
         if category is None:
             return []
-        return [{"category": category, "self_pay_limit": 10_000, "valid_from": self.days_ago(1500)}]
+        since = self.days_ago(1500)
+        return [
+            {
+                "category": category,
+                "self_pay_limit": 10_000,
+                "valid_from": since,
+                "issued_on": since,
+            }
+        ]
 
     def job_changer(
         self,

@@ -11,8 +11,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from app.service.card_proof import METHODS, CardProof
 from app.service.consent import CATEGORIES
+from payer_registry.eligibility import RELATIONSHIP_CODES, VALIDITY_CODES
 from payer_registry.identifiers import IdentifierError, validate_insurer_number
 from payer_registry.presenting import jsonable
+from payer_registry.records import CARD_CLASSIFICATIONS, POST_CODE
 
 
 class StrictBoolean(fields.Boolean):
@@ -44,6 +46,12 @@ class ErrorSchema(Schema):
 class CertificatePeriodSchema(Schema):
     valid_from = fields.Date()
     valid_until = fields.Date(allow_none=True)
+    issued_on = fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "交付年月日: the day the certificate was issued; null when unknown"
+        },
+    )
 
 
 class LimitCertificateSchema(CertificatePeriodSchema):
@@ -51,6 +59,13 @@ class LimitCertificateSchema(CertificatePeriodSchema):
     classification_label = fields.String()
     bracket_code = fields.String(metadata={"example": "A03"})
     bracket_label = fields.String(metadata={"example": "ウ"})
+    long_term_on = fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "長期入院該当年月日: from when a long hospital stay (over 90 days in 12 "
+            "months) further reduces the standard meal cost; only on classifications 02 and 03"
+        },
+    )
 
 
 class ElderlyCertificateSchema(CertificatePeriodSchema):
@@ -68,22 +83,68 @@ class EligibilitySchema(Schema):
     validity = fields.String(
         validate=validate.OneOf(["valid", "invalid", "invalid_new_exists", "not_found", "multiple"])
     )
+    validity_code = fields.String(
+        validate=validate.OneOf(list(VALIDITY_CODES.values())),
+        metadata={
+            "example": "1",
+            "description": "the real system's code of the validity (資格有効性): 1 valid, 2 invalid, "
+            "3 invalid_new_exists, 4 not_found, 5 multiple",
+        },
+    )
     confirmed_on = fields.Date()
     insurer_number = fields.String(metadata={"example": "06139992"})
     insurer_name = fields.String()
     symbol = fields.String()
     number = fields.String()
     branch = fields.String(metadata={"example": "01"})
-    card_classification = fields.String()
-    relationship = fields.String()
+    card_classification = fields.String(
+        validate=validate.OneOf(list(CARD_CLASSIFICATIONS)),
+        metadata={
+            "example": "01",
+            "description": "被保険者証区分: "
+            + ", ".join(f"{code} {label}" for code, label in CARD_CLASSIFICATIONS.items()),
+        },
+    )
+    relationship = fields.String(validate=validate.OneOf(list(RELATIONSHIP_CODES)))
+    relationship_code = fields.String(
+        validate=validate.OneOf(list(RELATIONSHIP_CODES.values())),
+        metadata={
+            "example": "1",
+            "description": "the real system's code of the relationship (本人・家族の別): "
+            "1 self (本人), 2 family (家族)",
+        },
+    )
     name = fields.String()
     name_kana = fields.String()
     birth_date = fields.Date()
     sex = fields.String()
+    address = fields.String(metadata={"example": "東京都千代田区霞が関1-2-2"})
+    post_code = fields.String(
+        allow_none=True,
+        metadata={
+            "example": "100-0013",
+            "pattern": POST_CODE,
+            "description": "郵便番号 of the person's address, NNN-NNNN; null when the payer sent none",
+        },
+    )
     insured_name = fields.String()
     acquired_on = fields.Date()
     lost_on = fields.Date(allow_none=True)
     loss_reason = fields.String(allow_none=True)
+    certificate_issued_on = fields.Date(
+        allow_none=True,
+        metadata={"description": "交付年月日: the day the insurance card was issued"},
+    )
+    card_valid_from = fields.Date(
+        allow_none=True, metadata={"description": "有効開始日: the first day the card is valid"}
+    )
+    card_valid_until = fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "有効終了日: the last day the card is valid; null when it has none "
+            "(short-term cards, 03 and 04, have one)"
+        },
+    )
     copay_ratio = fields.Integer(metadata={"example": 30})
     preschool = fields.Boolean()
     elderly_certificate = fields.Nested(ElderlyCertificateSchema, allow_none=True)

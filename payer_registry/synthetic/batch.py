@@ -27,7 +27,7 @@ from payer_registry.synthetic.certificates import (
     limit_certificates,
     specific_disease_certificates,
 )
-from payer_registry.synthetic.coverage import Coverage, Span, cover_household
+from payer_registry.synthetic.coverage import Coverage, Span, card_dates, cover_household
 from payer_registry.synthetic.dates import iso
 from payer_registry.synthetic.medical import checkups, institutions, medications, procedure_records
 from payer_registry.synthetic.people import Household, draw_household
@@ -95,12 +95,12 @@ def _add_person(
     person_id = resident.index + 1
     rows["persons"].append(
         (person_id, resident.name, resident.kana, iso(resident.birth), resident.sex,
-         household.address, cover.income.value)
+         household.address, cover.income.value, household.post_code)
     )  # fmt: skip
     pool = institutions(household.prefecture)
     end = cover.died_on or today
     children = {
-        "qualifications": [_qualification_row(span) for span in cover.spans],
+        "qualifications": [_qualification_row(span, today) for span in cover.spans],
         "elderly_certificates": elderly_certificates(cover, today),
         "limit_certificates": limit_certificates(rng, cover, today),
         "specific_disease_certificates": specific_disease_certificates(rng, cover, today),
@@ -112,8 +112,14 @@ def _add_person(
         rows[table].extend((person_id * ID_STRIDE + k, person_id, *v) for k, v in enumerate(values))
 
 
-def _qualification_row(span: Span) -> tuple:
+def _qualification_row(span: Span, today: int) -> tuple:
     insured = span.insured
     lost = iso(span.lost) if span.lost is not None else None
+    issued, valid_until = card_dates(
+        insured.insurer, span.classification, span.acquired, span.lost, today
+    )
+    issued_on = iso(issued)  # also the first day of validity
+    until = iso(valid_until) if valid_until is not None else None
     return (str(insured), insured.insurer, span.relationship, span.classification,
-            span.insured_name, iso(span.acquired), lost, span.reason)  # fmt: skip
+            span.insured_name, iso(span.acquired), lost, span.reason,
+            issued_on, issued_on, until)  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from functools import cache
 
 from payer_registry.eligibility import IncomeCategory
 from payer_registry.identifiers import InsuredNumber, insurer_kind
@@ -29,6 +30,15 @@ _INCOME_FROM_70 = Weighted.of(
 )  # fmt: skip
 _EMPLOYEE_KINDS = Weighted.of([("national_association", 52), ("society", 37), ("mutual_aid", 11)])
 JOB_CHANGE_RATE, LAG_RATE, PUBLIC_ASSISTANCE_RATE = 0.04, 0.01, 0.02
+# Card classifications (被保険者証区分) and how often the rarer ones are drawn where they apply.
+GENERAL, SHORT_TERM, SHORT_TERM_RETIREE, SPECIAL_RETIREE, SELF_DEFENSE_FORCES = (
+    "01", "03", "04", "06", "07",
+)  # fmt: skip
+SHORT_TERM_RATE = 0.01  # of National Health Insurance cards
+SPECIAL_RETIREE_RATE = 0.15  # of society cards held at 60-74
+SELF_DEFENSE_FORCES_RATE = 0.05  # of law code 31 cards held at 18-59
+RETIREE_SYSTEM_END = dt.date(2020, 4, 1).toordinal()  # the last retirees (退職被保険者) turned 65
+_RENEWED_YEARLY = ("national_health_insurance", "late_stage_elderly")
 
 
 @dataclass(slots=True)
@@ -121,9 +131,11 @@ def _card_unit(
     members = sorted(members, key=lambda r: -r.age)
     insurer = _unit_insurer(rng, cat, members[0].age, household)
     nhi = insurer.kind == "national_health_insurance"
-    classification = "03" if nhi and rng.random() < 0.01 else "01"  # 03: short-term card (短期証)
+    short_term = nhi and rng.random() < SHORT_TERM_RATE
+    periods = _card_periods(rng, cat, insurer, members, household, today)
+    classification = _classification(rng, insurer, members[0].age, periods, short_term, today)
     spans: list[list[Span]] = [[] for _ in members]
-    for period in _card_periods(rng, cat, insurer, members, household, today):
+    for period in periods:
         for own, span in zip(
             spans, _issue(rng, period, household, members, classification), strict=True
         ):
@@ -131,6 +143,60 @@ def _card_unit(
                 own.append(span)
     income = _income(rng, members[0].age)
     return [Coverage(m, income, own) for m, own in zip(members, spans, strict=True)]
+
+
+def _classification(
+    rng: random.Random,
+    insurer: InsurerInfo,
+    age: int,
+    periods: list[Period],
+    short_term: bool,
+    today: int,
+) -> str:
+    """The card classification (被保険者証区分) of a card unit, from its holder's age and insurer:
+    short-term National Health Insurance cards (短期証) are 03, or 04 for a retiree (60-64) while the
+    retiree system (退職者医療制度) still ran; some 60-74-year-olds who keep their old employer's
+    society's insurance are special retirees (特例退職, 06), but not after a job change; a very few
+    national civil servants' cards (law code 31) are a Self-Defense Forces member's (自衛官診療証, 07,
+    the holder's only). Everyone else 01."""
+    if short_term:
+        return SHORT_TERM_RETIREE if 60 <= age < 65 and today < RETIREE_SYSTEM_END else SHORT_TERM
+    only_period = len(periods) == 1 and periods[0].end is None
+    if insurer.kind == "society" and 60 <= age < 75 and only_period:
+        return SPECIAL_RETIREE if rng.random() < SPECIAL_RETIREE_RATE else GENERAL
+    if insurer.number.startswith("31") and 18 <= age < 60 and only_period:
+        return SELF_DEFENSE_FORCES if rng.random() < SELF_DEFENSE_FORCES_RATE else GENERAL
+    return GENERAL
+
+
+def card_dates(
+    insurer: str, classification: str, acquired: int, lost: int | None, today: int
+) -> tuple[int, int | None]:
+    """(交付年月日, 有効終了日) of a qualification's card; dates are day ordinals. The card is valid
+    from the day it was issued.
+
+    Employees' insurers issue a card when the qualification is acquired and it runs with no end
+    date. National Health Insurance and the late-stage system reissue every card each 1 August
+    (一斉更新); short-term cards run for six months, from 1 February or 1 August, and carry the last
+    day. A card is issued on acquisition or at the latest renewal before the reference date (or
+    before the loss): the simulator's assumptions."""
+    latest = today if lost is None else min(today, lost - 1)
+    if classification in (SHORT_TERM, SHORT_TERM_RETIREE):
+        issued = max(acquired, _renewal(latest, (2, 8)))
+        return issued, _renewal(issued, (2, 8), following=True) - 1
+    if insurer_kind(insurer) in _RENEWED_YEARLY:
+        return max(acquired, _renewal(latest, (8,))), None
+    return acquired, None
+
+
+@cache
+def _renewal(day: int, months: tuple[int, ...], following: bool = False) -> int:
+    """The last 1st of one of ``months`` on or before ``day`` (or the first one after it)."""
+    date = dt.date.fromordinal(day)
+    starts = [dt.date(date.year + shift, month, 1) for shift in (-1, 0, 1) for month in months]
+    if following:
+        return min(start for start in starts if start > date).toordinal()
+    return max(start for start in starts if start <= date).toordinal()
 
 
 def _card_periods(
@@ -182,6 +248,7 @@ def _issue(
         f"{holder.index + 1:08d}" if insurer.kind == "late_stage_elderly" else str(holder.index + 1)
     )
     spans: list[Span | None] = []
+    family_classification = GENERAL if classification == SELF_DEFENSE_FORCES else classification
     for k, member in enumerate(members):
         acquired = max(period.start, member.birth)
         if period.end is not None and acquired >= period.end:
@@ -193,7 +260,7 @@ def _issue(
             Span(
                 insured,
                 relationship,
-                classification,
+                classification if k == 0 else family_classification,
                 holder.name,
                 acquired,
                 period.end,

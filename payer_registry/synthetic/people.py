@@ -65,6 +65,7 @@ class Household:
     prefecture: Prefecture
     city: int  # index into prefecture.cities
     address: str
+    post_code: str  # 郵便番号 of the address: the city's area and the town's number
 
 
 def draw_household(rng: random.Random, first_index: int, limit: int, today: int) -> Household:
@@ -77,7 +78,7 @@ def draw_household(rng: random.Random, first_index: int, limit: int, today: int)
         residents.append(_resident(rng, first_index + offset, sex, age, family, today))
     prefecture = prefectures().pick(rng)
     city = rng.randrange(len(prefecture.cities))
-    return Household(residents, prefecture, city, _address(rng, prefecture, city))
+    return Household(residents, prefecture, city, *_address(rng, prefecture, city))
 
 
 def _composition(rng: random.Random) -> tuple[str, list[int], bool]:
@@ -131,6 +132,15 @@ def _resident(
     )
 
 
-def _address(rng: random.Random, prefecture: Prefecture, city: int) -> str:
+def _address(rng: random.Random, prefecture: Prefecture, city: int) -> tuple[str, str]:
+    """The address and its post code: one code a town (町域), so neighbours share it."""
     block = f"{rng.randint(1, 5)}-{rng.randint(1, 30)}-{rng.randint(1, 20)}"
-    return f"{prefecture.name}{prefecture.cities[city]}{rng.choice(TOWNS)}{block}"
+    town = rng.randrange(len(TOWNS))
+    address = f"{prefecture.name}{prefecture.cities[city]}{TOWNS[town]}{block}"
+    return address, post_code(prefecture.post_codes[city], town)
+
+
+def post_code(area: str, town: int) -> str:
+    """``NNN-NNNN``: the city's three-digit area, then a town number from 0001 to 0100 that differs
+    for each of the ``TOWNS`` (37 is prime to 100)."""
+    return f"{area}-{(37 * town + int(area)) % 100 + 1:04d}"

@@ -36,6 +36,7 @@ class Prefecture:
     code: str
     name: str
     cities: tuple[str, ...]
+    post_codes: tuple[str, ...]  # the first three digits of each city's post codes (郵便番号)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +77,17 @@ def _read(name: str) -> list[dict[str, str]]:
 
 @cache
 def prefectures() -> Weighted[Prefecture]:
-    """Prefectures weighted by population (2020 census, thousands), with three cities each."""
+    """Prefectures weighted by population (2020 census, thousands), with three cities each and the
+    three-digit area of each city's post codes."""
     return Weighted.of(
         [
             (
-                Prefecture(r["code"], r["name"], tuple(r["cities"].split(";"))),
+                Prefecture(
+                    r["code"],
+                    r["name"],
+                    tuple(r["cities"].split(";")),
+                    tuple(r["post_codes"].split(";")),
+                ),
                 float(r["population_thousands"]),
             )
             for r in _read("prefectures.csv")

@@ -49,6 +49,8 @@ def test_in_process_batch_answers_every_inquiry(client, keys, person):
     assert (body["total"], body["processed"], body["normal"], body["error"]) == (3, 3, 2, 1)
     validities = [r["eligibility"]["validity"] for r in body["results"]]
     assert validities == ["valid", "not_found", "valid"]
+    assert [r["eligibility"]["validity_code"] for r in body["results"]] == ["1", "4", "1"]
+    assert body["results"][0]["eligibility"]["relationship_code"] == "1"
     assert "limit_certificate" not in body["results"][0]["eligibility"]
     assert body["results"][2]["eligibility"]["limit_certificate"]["bracket_code"] == "A03"
 

@@ -3,7 +3,10 @@
 import pytest
 
 from app.service.audit import verify_chain
+from payer_registry.records import PERSON_RECORD
+from payer_registry.writer import upsert_record
 from tests.api.conftest import bearer
+from tests.registry.conftest import DETAILED_RECORD
 
 CHECK = {
     "insurer_number": "06139992",
@@ -37,10 +40,37 @@ def test_limit_certificate_with_recorded_consent(client, keys, person):
     assert (limit["bracket_code"], limit["bracket_label"]) == ("A03", "ウ")
 
 
+def test_the_result_carries_the_certificate_details_and_the_real_systems_codes(
+    client, keys, registry
+):
+    with registry.begin() as conn:
+        upsert_record(conn, PERSON_RECORD.load(DETAILED_RECORD))
+    response = post_check(client, keys["clinic"], limit_certificate_consent=True)
+    assert response.status_code == 200
+    eligibility = response.get_json()["eligibility"]
+    assert (eligibility["validity"], eligibility["validity_code"]) == ("valid", "1")
+    assert (eligibility["relationship"], eligibility["relationship_code"]) == ("self", "1")
+    assert eligibility["post_code"] == "100-0013"
+    assert eligibility["card_classification"] == "01"
+    assert eligibility["certificate_issued_on"] == "2015-04-01"
+    assert eligibility["card_valid_from"] == "2015-04-01"
+    assert eligibility["card_valid_until"] is None
+    limit = eligibility["limit_certificate"]
+    assert (limit["issued_on"], limit["long_term_on"]) == ("2024-08-01", None)
+
+
+def test_a_person_without_the_details_gets_nulls(client, keys, person):
+    eligibility = post_check(client, keys["clinic"]).get_json()["eligibility"]
+    assert eligibility["relationship_code"] == "1"
+    assert eligibility["post_code"] is None
+    assert eligibility["certificate_issued_on"] is None
+
+
 def test_wrong_birth_date_finds_nobody(client, keys, person):
     response = post_check(client, keys["clinic"], birth_date="1980-05-02")
     assert response.get_json()["eligibility"] == {
         "validity": "not_found",
+        "validity_code": "4",
         "confirmed_on": "2024-09-01",
     }
 

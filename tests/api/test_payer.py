@@ -5,7 +5,7 @@ import time
 
 from payer_registry.models import table_of
 from tests.api.conftest import bearer
-from tests.registry.conftest import BASE_RECORD
+from tests.registry.conftest import BASE_RECORD, with_details
 
 NUMBER = "06139992:12-34:5678:01"
 
@@ -42,6 +42,25 @@ def test_payer_registers_then_ends_a_qualification(client, keys):
     )
     assert ended.status_code == 200
     assert check(client, keys["clinic"])["validity"] == "invalid"
+
+
+def test_payer_sends_the_certificate_details(client, keys):
+    detailed = with_details(BASE_RECORD)
+    detailed["qualifications"][0]["card_classification"] = "07"
+    response = client.post(
+        "/api/v1/payer/records", json={"records": [detailed]}, headers=bearer(keys["payer"])
+    )
+    assert response.get_json() == {"written": 1}
+    eligibility = check(client, keys["clinic"])
+    assert (eligibility["post_code"], eligibility["card_classification"]) == ("100-0013", "07")
+    assert eligibility["certificate_issued_on"] == "2015-04-01"
+
+    bad = with_details(BASE_RECORD) | {"post_code": "100-00130"}
+    response = client.post(
+        "/api/v1/payer/records", json={"records": [bad]}, headers=bearer(keys["payer"])
+    )
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["details"]["records"]["0"]) == {"post_code"}
 
 
 def test_invalid_records_are_refused_whole_with_every_error(client, keys):

@@ -78,3 +78,24 @@ def qualification(number, acquired, lost=None, reason=None, relationship="self",
         "lost_on": lost,
         "loss_reason": reason,
     }
+
+
+def with_details(record: dict) -> dict:
+    """A copy of ``record`` (in the format before the certificate details) with the details: post
+    code, the card's issue and validity dates, the certificates' issue dates."""
+    record = copy.deepcopy(record)
+    record["post_code"] = "100-0013"
+    for q in record["qualifications"]:
+        q |= {
+            "certificate_issued_on": q["acquired_on"],
+            "card_valid_from": q["acquired_on"],
+            "card_valid_until": None,
+        }
+    for section in ("elderly_certificates", "limit_certificates", "specific_disease_certificates"):
+        for certificate in record[section]:
+            certificate["issued_on"] = certificate["valid_from"]
+    return record
+
+
+DETAILED_RECORD = with_details(BASE_RECORD)
+"""``BASE_RECORD`` with every certificate detail given."""

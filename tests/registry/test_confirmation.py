@@ -5,10 +5,11 @@ import datetime as dt
 import pytest
 
 from payer_registry.confirmation import Inquiry, confirm_by_numbers, confirm_person
-from payer_registry.eligibility import Validity
+from payer_registry.eligibility import RELATIONSHIP_CODES, VALIDITY_CODES, Validity
+from payer_registry.presenting import confirmation_dict
 from payer_registry.records import PERSON_RECORD
 from payer_registry.writer import upsert_record
-from tests.registry.conftest import qualification
+from tests.registry.conftest import BASE_RECORD, qualification, with_details
 
 
 @pytest.fixture
@@ -58,7 +59,51 @@ AT = dt.date(2024, 9, 1)
 )
 def test_validity_by_numbers(registry, people, inquiry, validity):
     with registry.connect() as conn:
-        assert confirm_by_numbers(conn, inquiry, AT).validity is validity
+        result = confirm_by_numbers(conn, inquiry, AT)
+    assert result.validity is validity
+    assert confirmation_dict(result)["validity_code"] == VALIDITY_CODES[validity]
+
+
+def test_every_validity_and_relationship_has_the_real_systems_code():
+    assert VALIDITY_CODES == {
+        Validity.VALID: "1",
+        Validity.INVALID: "2",
+        Validity.INVALID_NEW_EXISTS: "3",
+        Validity.NOT_FOUND: "4",
+        Validity.MULTIPLE: "5",
+    }
+    assert list(VALIDITY_CODES) == list(Validity)
+    assert RELATIONSHIP_CODES == {"self": "1", "family": "2"}
+
+
+def test_the_result_carries_the_certificate_details(registry):
+    record = with_details(BASE_RECORD)
+    record["qualifications"][0] |= {"relationship": "family", "card_classification": "06"}
+    record["limit_certificates"][0] |= {"classification": "02", "long_term_on": "2024-10-01"}
+    record["elderly_certificates"] = [
+        {"copay_ratio": 20, "valid_from": "2024-08-01", "valid_until": None}
+        | {"issued_on": "2024-07-18"}
+    ]
+    record["specific_disease_certificates"] = [
+        {"category": "1", "self_pay_limit": 10_000, "valid_from": "2020-04-01"}
+        | {"issued_on": "2020-03-25"}
+    ]
+    with registry.begin() as conn:
+        person_id = upsert_record(conn, PERSON_RECORD.load(record))
+    with registry.connect() as conn:
+        data = confirmation_dict(confirm_person(conn, person_id, dt.date(2024, 11, 1)))
+    assert (data["validity_code"], data["relationship_code"]) == ("1", "2")
+    assert data["post_code"] == "100-0013"
+    assert data["card_classification"] == "06"
+    dates = ("certificate_issued_on", "card_valid_from", "card_valid_until")
+    assert [data[name] for name in dates] == [dt.date(2015, 4, 1), dt.date(2015, 4, 1), None]
+    limit = data["limit_certificate"]
+    assert (limit["issued_on"], limit["long_term_on"]) == (
+        dt.date(2024, 8, 1),
+        dt.date(2024, 10, 1),
+    )
+    assert data["elderly_certificate"]["issued_on"] == dt.date(2024, 7, 18)
+    assert [d["issued_on"] for d in data["specific_diseases"]] == [dt.date(2020, 3, 25)]
 
 
 def test_birth_date_narrows_a_card_without_branch(registry, people):

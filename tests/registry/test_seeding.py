@@ -21,7 +21,8 @@ from payer_registry.identifiers import (
 )
 from payer_registry.models import Base
 from payer_registry.seeding import RegistryNotEmpty, seed_population
-from payer_registry.synthetic import TABLE_COLUMNS
+from payer_registry.synthetic import TABLE_COLUMNS, batch_specs, generate_batch
+from payer_registry.synthetic.reference import prefectures
 from tests.conftest import scratch_postgres
 
 REFERENCE = dt.date(2025, 4, 1)
@@ -190,6 +191,96 @@ def test_certificates_follow_age_and_the_copay_rules(population):
         (c["category"], c["self_pay_limit"]) for c in population["specific_disease_certificates"]
     }
     assert limits <= {("1", 10_000), ("1", 20_000), ("2", 10_000), ("3", 10_000)}
+
+
+def test_post_codes_follow_the_city_and_the_town(population):
+    """The three-digit area is the city's; neighbours in one town share the code, towns differ."""
+    codes: dict[tuple[str, str], set[str]] = defaultdict(set)  # (city, town) -> codes
+    for p in population["persons"]:
+        assert re.fullmatch(r"[0-9]{3}-[0-9]{4}", p["post_code"])
+        prefecture = next(pr for pr in prefectures().items if p["address"].startswith(pr.name))
+        k, city = next(
+            (k, prefecture.name + name)
+            for k, name in enumerate(prefecture.cities)
+            if p["address"].startswith(prefecture.name + name)
+        )
+        assert p["post_code"][:3] == prefecture.post_codes[k]
+        town = p["address"].removeprefix(city).rstrip("0123456789-")
+        codes[city, town].add(p["post_code"])
+    assert all(len(found) == 1 for found in codes.values())
+    by_city: dict[str, set[str]] = defaultdict(set)
+    for (city, _), found in codes.items():
+        by_city[city] |= found
+    towns_by_city = {city: sum(c == city for c, _ in codes) for city in by_city}
+    assert all(len(by_city[city]) == towns for city, towns in towns_by_city.items())
+
+
+def test_cards_are_issued_on_acquisition_or_at_the_latest_renewal(population):
+    for q in population["qualifications"]:
+        issued, kind = q["certificate_issued_on"], insurer_kind(q["insurer_number"])
+        assert q["card_valid_from"] == issued
+        assert q["acquired_on"] <= issued <= REFERENCE
+        assert q["lost_on"] is None or issued < q["lost_on"]
+        if kind in ("national_health_insurance", "late_stage_elderly"):
+            assert issued == q["acquired_on"] or issued.day == 1
+        else:
+            assert issued == q["acquired_on"]
+        if q["card_classification"] in ("03", "04"):
+            assert issued < q["card_valid_until"] <= issued + dt.timedelta(days=184)
+            assert (q["card_valid_until"] + dt.timedelta(days=1)).month in (2, 8)
+        else:
+            assert q["card_valid_until"] is None
+
+
+def test_certificates_carry_their_issue_dates(population):
+    for c in population["elderly_certificates"]:
+        assert c["issued_on"] <= min(c["valid_from"], REFERENCE)
+    for c in population["limit_certificates"]:
+        assert c["issued_on"] == c["valid_from"]
+        if c["long_term_on"] is not None:
+            assert c["classification"] == "02"
+            assert c["valid_from"] < c["long_term_on"] <= REFERENCE
+    for c in population["specific_disease_certificates"]:
+        assert c["issued_on"] == c["valid_from"]
+
+
+@pytest.mark.parametrize(
+    ("reference", "classifications"),
+    [
+        (REFERENCE, {"01", "03", "06", "07"}),
+        (dt.date(2019, 4, 1), {"01", "03", "04", "06", "07"}),  # the retiree system still ran
+    ],
+)
+def test_rarer_card_classifications_only_where_they_apply(reference, classifications):
+    """20,000 persons generated in process (no database): 04 is a retiree's (60-64) short-term
+    National Health Insurance card, 06 a society's special retiree (60-74) with their family, 07 a
+    national civil servant's (law code 31) own card."""
+    rows = [
+        row
+        for spec in batch_specs(20_000, 11, reference)
+        for row in generate_batch(spec)["qualifications"]
+    ]
+    columns = TABLE_COLUMNS["qualifications"]
+    qualifications = [dict(zip(columns, row, strict=True)) for row in rows]
+    assert {q["card_classification"] for q in qualifications} == classifications
+    holders = {
+        parse_insured_number(q["insured_number"]).household: q
+        for q in qualifications
+        if q["relationship"] == "self"
+    }
+    for q in qualifications:
+        card = q["card_classification"]
+        holder = holders[parse_insured_number(q["insured_number"]).household]
+        if card in ("03", "04"):
+            assert insurer_kind(q["insurer_number"]) == "national_health_insurance"
+        if card == "04":
+            assert reference < dt.date(2020, 4, 1)
+        if card == "06":
+            assert insurer_kind(q["insurer_number"]) == "society"
+            assert holder["card_classification"] == "06" and q["loss_reason"] in (None, "01")
+        if card == "07":
+            assert q["insurer_number"].startswith("31") and q["relationship"] == "self"
+    assert sum(q["card_classification"] != "01" for q in qualifications) < 0.02 * len(rows)
 
 
 def test_medical_records_are_recent_and_name_valid_institutions(population):

@@ -8,11 +8,13 @@ from __future__ import annotations
 import pytest
 
 from app.service.accounts import add_reader_key
+from app.training.scenario_records import POST_CODE
 from app.training.scenarios import CardSetup, Method, Scenario
 from card_reader.errors import PinLastTry, PinLocked, WrongPin
 from card_reader.face_reader import FaceReader
 from card_reader.jpki import JpkiClient
 from card_reader.transport import InProcessTransport
+from payer_registry.eligibility import VALIDITY_CODES, Validity
 from tests.api.conftest import bearer, present_card
 from tests.api.test_face_mode import face_answer, verify_face
 from tests.scenarios.conftest import CLINIC, SCENARIOS
@@ -37,6 +39,10 @@ def _select(condition) -> dict:
 def assert_eligibility(eligibility: dict, scenario: Scenario) -> None:
     expected = scenario.expected
     assert eligibility["validity"] == expected.validity
+    assert eligibility["validity_code"] == VALIDITY_CODES[Validity(expected.validity)]
+    if "name" in eligibility:  # the person was found
+        assert eligibility["post_code"] == POST_CODE
+        assert eligibility["certificate_issued_on"] == eligibility["card_valid_from"]
     if expected.copay_ratio is not None:  # None: no ratio to bill by (it may still be shown)
         assert eligibility["copay_ratio"] == expected.copay_ratio
     limit = eligibility.get("limit_certificate")

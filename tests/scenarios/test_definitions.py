@@ -16,7 +16,7 @@ from app.cli import main
 from app.training.scenario_doc import markdown
 from app.training.scenarios import Method, scenarios, seed_scenarios
 from payer_registry.confirmation import confirm_by_numbers, confirm_person
-from payer_registry.identifiers import parse_insured_number, validate_insurer_number
+from payer_registry.identifiers import insurer_kind, parse_insured_number, validate_insurer_number
 from payer_registry.models import Person, Qualification
 from payer_registry.repository import find_person
 from payer_registry.seeding import seed_population
@@ -83,6 +83,30 @@ def test_a_few_definitions_in_detail():
     assert SCENARIOS["worsening-hba1c"].expected.records == {"checkup": 5}
     assert SCENARIOS["clinical-surgery"].expected.records == {"clinical": 3, "surgery": 2}
     assert SCENARIOS["long-medication"].expected.records["medication"] >= 100
+
+
+@pytest.mark.parametrize("today", DAYS, ids=str)
+def test_every_person_has_a_post_code_and_issued_cards(today):
+    """霞が関's post code; the card issued on acquisition (employees' insurers) or at the latest
+    1 August renewal (National Health Insurance, the late-stage system), never after today or the
+    loss."""
+    for scenario in scenarios(today):
+        for record in scenario.records:
+            assert record["post_code"] == "100-0013"
+            for q in record["qualifications"]:
+                issued = dt.date.fromisoformat(q["certificate_issued_on"])
+                assert q["card_valid_from"] == q["certificate_issued_on"]
+                assert q["card_valid_until"] is None
+                assert q["acquired_on"] <= q["certificate_issued_on"] <= today.isoformat()
+                assert q["lost_on"] is None or q["certificate_issued_on"] < q["lost_on"]
+                kind = insurer_kind(parse_insured_number(q["insured_number"]).insurer)
+                renewed = kind in ("national_health_insurance", "late_stage_elderly")
+                assert issued.isoformat() == q["acquired_on"] or (
+                    renewed and (issued.month, issued.day) == (8, 1)
+                )
+            for section in ("elderly_certificates", "limit_certificates"):
+                for certificate in record[section]:
+                    assert certificate["issued_on"] <= today.isoformat()
 
 
 @pytest.mark.parametrize("today", DAYS, ids=str)
