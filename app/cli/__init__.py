@@ -12,11 +12,13 @@ from app.cli.accounts import audit_group, institution, payer
 from app.cli.card import card
 from app.cli.demo import demo
 from app.cli.registry import registry
+from app.cli.terminal import terminal
 from app.client import FrontDeskError
 from app.service.accounts import AccessError
 from app.service.errors import ServiceError
 from app.service.jobs import QueueUnavailable
 from app.settings import SettingsError, load_settings
+from app.terminal.answers import UnknownInstitution
 from app.training.demo_setup import DemoSetupError
 from app.training.scenarios import ScenarioSetupError
 from card_reader.errors import CardError
@@ -35,6 +37,7 @@ PLAIN_ERRORS = (
     ScenarioSetupError,
     QueueUnavailable,
     FrontDeskError,
+    UnknownInstitution,
 )
 
 
@@ -64,7 +67,7 @@ def main() -> None:
     """Simulator of Japan's online eligibility verification (オンライン資格確認)."""
 
 
-for group in (registry, card, institution, payer, audit_group, demo):
+for group in (registry, card, institution, payer, audit_group, demo, terminal):
     main.add_command(group)
 
 

@@ -247,16 +247,64 @@ def batch_status(
 
 
 def batch_results(conn: Connection, reception_number: str) -> list[dict[str, Any]]:
-    """One entry per inquiry, in submission order; ``eligibility`` is None until it is answered."""
+    """One entry per inquiry, in submission order: its position, the inquiry as stored, and its
+    ``eligibility`` (None until it is answered)."""
     rows = conn.execute(
-        select(batch_items.c.position, batch_items.c.result)
+        select(batch_items.c.position, batch_items.c.inquiry, batch_items.c.result)
         .where(batch_items.c.reception_number == reception_number)
         .order_by(batch_items.c.position)
     )
     return [
-        {"position": row.position, "eligibility": json.loads(row.result) if row.result else None}
+        {
+            "position": row.position,
+            "inquiry": _stored(row.inquiry),
+            "eligibility": json.loads(row.result) if row.result else None,
+        }
         for row in rows
     ]
+
+
+def _stored(text: str) -> Any:
+    """A stored inquiry, or None when it cannot be read (its line then ends in error)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def resume_unfinished(ctx: ServiceContext, institution_code: str) -> int:
+    """Queue again the unanswered ranges of the institution's live batches (after a restart of a
+    process whose in-process jobs died with it); answering skips what is done. How many ranges."""
+    now = now_utc()
+    with ctx.registry.connect() as conn:
+        pending = conn.execute(
+            select(batch_items.c.reception_number, func.min(batch_items.c.position))
+            .join(batches, batches.c.reception_number == batch_items.c.reception_number)
+            .where(
+                batches.c.institution_code == institution_code,
+                batches.c.failed_at.is_(None),
+                batches.c.expires_at > now,
+                batch_items.c.result.is_(None),
+            )
+            .group_by(batch_items.c.reception_number)
+        ).all()
+        totals = {
+            row.reception_number: row.total
+            for row in conn.execute(
+                select(batches.c.reception_number, batches.c.total).where(
+                    batches.c.reception_number.in_([row[0] for row in pending])
+                )
+            )
+        }
+    jobs = [
+        BatchRangeJob(row.reception_number, start, end)
+        for row in pending
+        for start, end in chunks(totals[row.reception_number])
+        if end > row[1]
+    ]
+    for job in jobs:
+        ctx.jobs.enqueue(job)
+    return len(jobs)
 
 
 def purge_expired(conn: Connection) -> int:

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select, update
 
 from app.service.accounts import token_digest
 from app.service.models import CardSession, PortalSession, Visit
@@ -102,10 +102,32 @@ def open_visit(
     return visit
 
 
+VisitCursor = tuple[dt.datetime, str]  # (confirmed_at, id) of the last visit seen
+
+
+def visits_since(
+    conn: Connection, institution_code: str, after: VisitCursor | None, limit: int
+) -> list[VisitRow]:
+    """The institution's visits after the cursor, in (confirmed_at, id) order."""
+    stmt = select(visits).where(visits.c.institution_code == institution_code)
+    if after is not None:
+        at, visit_id = after
+        stmt = stmt.where(
+            or_(
+                visits.c.confirmed_at > at,
+                and_(visits.c.confirmed_at == at, visits.c.id > visit_id),
+            )
+        )
+    rows = conn.execute(stmt.order_by(visits.c.confirmed_at, visits.c.id).limit(limit))
+    return [_visit_row(row) for row in rows]
+
+
 def get_visit(conn: Connection, visit_id: str) -> VisitRow | None:
     row = conn.execute(select(visits).where(visits.c.id == visit_id)).first()
-    if row is None:
-        return None
+    return None if row is None else _visit_row(row)
+
+
+def _visit_row(row: Row[Any]) -> VisitRow:
     return VisitRow(
         row.id, row.institution_code, row.person_id, row.method, row.staff_id,
         as_utc(row.confirmed_at),

@@ -4,6 +4,7 @@ given at the reader, the visit's eligibility, and the medical records its consen
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -14,12 +15,20 @@ from app.service.audit import Action, Actor, Outcome
 from app.service.card_proof import CardProof, prove_card
 from app.service.context import ServiceContext
 from app.service.errors import ServiceError
-from app.service.sessions import VisitRow, get_visit, open_session, open_visit
+from app.service.sessions import (
+    VisitCursor,
+    VisitRow,
+    get_visit,
+    open_session,
+    open_visit,
+    visits_since,
+)
 from payer_registry.clock import now_utc
 from payer_registry.confirmation import confirm_person
 from payer_registry.eligibility import JAPAN, today_in_japan
 from payer_registry.medical import Page, medical_page
 from payer_registry.presenting import confirmation_dict
+from payer_registry.repository import PersonRow, find_person
 
 
 def issue_challenge(
@@ -120,25 +129,69 @@ def medical_records(
     """One page of the visit's ``category`` records for the institution that opened it, under a
     live consent; every look (shown or refused) is audited."""
     visit = own_visit(ctx, visit_id, institution_code)
+    look = Look(institution_code, visit.person_id, visit.staff_id, visit.id)
+    return records_under_consent(ctx, look, category, query)
+
+
+def records_by_number(
+    ctx: ServiceContext,
+    institution_code: str,
+    insured_number: str,
+    category: str,
+    query: dict[str, Any],
+) -> tuple[PersonRow, Page]:
+    """The person holding ``insured_number`` (canonical) and a page of their ``category`` records,
+    under a live consent given at a card visit at this institution (as the terminal asks)."""
+    with ctx.registry.connect() as conn:
+        person = find_person(conn, insured_number)
+    if person is None:
+        raise ServiceError("NOT_FOUND", "no insured person holds this number")
+    look = Look(institution_code, person.id)
+    return person, records_under_consent(ctx, look, category, query)
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """Who looks at whose records: the institution, the person, and the visit when there is one."""
+
+    institution_code: str
+    person_id: int
+    staff_id: str | None = None
+    visit_id: str | None = None
+
+
+def records_under_consent(
+    ctx: ServiceContext, look: Look, category: str, query: dict[str, Any]
+) -> Page:
+    """A page of records when the person's consent for ``category`` at the institution is live;
+    the look is audited, shown or refused."""
     with ctx.registry.begin() as conn:
         state, consent_id = consent.consent_state(
-            conn, visit.person_id, visit.institution_code, category, now_utc()
+            conn, look.person_id, look.institution_code, category, now_utc()
         )
         audit.append(
             conn,
             actor=Actor.INSTITUTION,
             action=Action.VIEW,
             outcome=_VIEW_OUTCOMES[state],
-            institution_code=visit.institution_code,
-            staff_id=visit.staff_id,
-            person_id=visit.person_id,
+            institution_code=look.institution_code,
+            staff_id=look.staff_id,
+            person_id=look.person_id,
             category=category,
-            visit_id=visit_id,
+            visit_id=look.visit_id,
             consent_id=consent_id,
         )
     consent.require_live(state, category)
     with ctx.registry.connect() as conn:
-        return medical_page(conn, visit.person_id, category, **query)
+        return medical_page(conn, look.person_id, category, **query)
+
+
+def visits_after(
+    ctx: ServiceContext, institution_code: str, after: VisitCursor | None, limit: int = 100
+) -> list[VisitRow]:
+    """The institution's card visits confirmed after ``after`` (oldest first)."""
+    with ctx.registry.connect() as conn:
+        return visits_since(conn, institution_code, after, limit)
 
 
 _VIEW_OUTCOMES = {

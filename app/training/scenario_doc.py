@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.training.scenarios import MANIFEST, PIN, Expected, Method, Scenario
+from payer_registry.eligibility import VALIDITY_CODES, Validity
 from payer_registry.limits import BRACKETS
 
 JA, EN = 0, 1
@@ -71,6 +72,23 @@ def _shown(expected: Expected, lang: int) -> list[str]:
     return parts
 
 
+def terminal_text(scenario: Scenario, lang: int) -> str:
+    """What the eligibility terminal's file interface gives (docs/terminal.md): the face result of a
+    card visit, or the result of a check by numbers, with its main codes."""
+    expected = scenario.expected
+    if expected.validity is None:
+        return ("結果ファイルなし（読取りで拒否）", "no result file (refused at the reader)")[lang]
+    kind = "OQSsiquc01res_face" if scenario.method is Method.CARD else "OQSsiquc01res"
+    parts = [f"QualificationValidity {VALIDITY_CODES[Validity(expected.validity)]}"]
+    if expected.copay_ratio and scenario.insured_number.startswith("39"):
+        parts.append(f"InsuredPartialContributionRatio {expected.copay_ratio:03d}")
+    if expected.limit_bracket:
+        parts.append(f"LimitApplicationCertificateClassificationFlag {expected.limit_bracket}")
+    if expected.specific_disease:
+        parts.append(f"SpecificDiseasesDiseaseCategory {expected.specific_disease}")
+    return f"`{kind}`: " + ", ".join(parts)
+
+
 def how_text(scenario: Scenario, lang: int) -> str:
     """How to run the scenario at the front desk: which card and PIN, or which numbers to type."""
     if scenario.method is Method.CARD:
@@ -90,6 +108,10 @@ def how_text(scenario: Scenario, lang: int) -> str:
     return how
 
 
+def _same_or_both(ja: str, en: str) -> str:
+    return ja.replace("|", "\\|") if ja == en else _cell(ja, en)
+
+
 def _cell(ja: str, en: str) -> str:
     return f"{ja}<br>{en}".replace("|", "\\|")
 
@@ -105,10 +127,12 @@ def markdown(defined: Sequence[Scenario]) -> str:
         f"are under the var directory (`var/` by default); every card's PIN is {PIN}. Insured numbers",
         "carry the card symbol 訓練 and never collide with the synthetic population. Ages stay as",
         "listed because birth dates move with today: the table the command prints and",
-        f"`var/{MANIFEST}` give each birth date.",
+        f"`var/{MANIFEST}` give each birth date. The terminal result is what `eligsim terminal`",
+        "writes (docs/terminal.md): the face result of the card visit, or the result of the check by",
+        "numbers.",
         "",
-        "| シナリオ / Scenario | 年齢 / Age | 確認方法 / How | 窓口に表示されること / The front desk sees | 次の対応 / Next step |",
-        "|---|---|---|---|---|",
+        "| シナリオ / Scenario | 年齢 / Age | 確認方法 / How | 窓口に表示されること / The front desk sees | 資格確認端末の結果 / Terminal result | 次の対応 / Next step |",
+        "|---|---|---|---|---|---|",
     ]  # fmt: skip
     for s in defined:
         cells = (
@@ -116,6 +140,7 @@ def markdown(defined: Sequence[Scenario]) -> str:
             str(s.age),
             _cell(how_text(s, JA), how_text(s, EN)),
             _cell(expected_text(s.expected, JA), expected_text(s.expected, EN)),
+            _same_or_both(terminal_text(s, JA), terminal_text(s, EN)),
             _cell(s.next_step_ja, s.next_step_en),
         )
         lines.append(f"| {' | '.join(cells)} |")
