@@ -12,7 +12,7 @@ from flask_smorest import Api
 
 from app.frontdesk import pages, station
 from app.settings import Settings, load_settings
-from app.web import docs, errors, extensions
+from app.web import docs, errors, extensions, inputs
 from app.web.api import (
     batches,
     card_sessions,
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     errors.register_error_handlers(app)
     register_blueprints(api)
     app.register_blueprint(pages.blueprint)
+    inputs.check_inputs(app)
     return app
 
 

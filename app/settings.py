@@ -5,9 +5,16 @@ This is the one place where the environment is read; the README's configuration 
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+Number = TypeVar("Number", int, float)
+TEN_YEARS_IN_HOURS = 87_600.0
+ONE_DAY_IN_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -18,6 +25,8 @@ class Settings:
     consent_ttl_hours: float
     jpki_dir: Path
     rate_limit: str
+    inquiry_rate_limit: str
+    portal_rate_limit: str
     challenge_ttl_seconds: int
     batch_result_ttl_hours: float
     job_queue: str
@@ -31,14 +40,18 @@ class SettingsError(ValueError):
     """An environment variable holds a value the simulator cannot use."""
 
 
-def _number(env, name: str, default: str, kind: type = float):
+def _number(
+    env: Mapping[str, str], name: str, default: str, kind: Callable[[str], Number], most: Number
+) -> Number:
+    """A finite number above 0 and at most ``most``: ``float`` also reads "inf" and "nan", and a
+    lifetime past the calendar's end would make every expiry the service computes overflow."""
     text = env.get(name, default)
     try:
         value = kind(text)
     except ValueError:
         raise SettingsError(f"{name}={text!r} is not a number") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, not {text}")
+    if not (math.isfinite(value) and 0 < value <= most):
+        raise SettingsError(f"{name} must be a number above 0 and at most {most:g}, not {text!r}")
     return value
 
 
@@ -50,10 +63,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         var_dir=var_dir,
         database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'registry.db'}",
         redis_url=env.get("REDIS_URL") or None,
-        consent_ttl_hours=_number(env, "ELIGSIM_CONSENT_TTL_HOURS", "24"),
+        consent_ttl_hours=_number(
+            env, "ELIGSIM_CONSENT_TTL_HOURS", "24", float, TEN_YEARS_IN_HOURS
+        ),
         jpki_dir=Path(env.get("ELIGSIM_JPKI_DIR") or var_dir / "jpki"),
         rate_limit=env.get("ELIGSIM_RATE_LIMIT", "1200 per minute"),
-        challenge_ttl_seconds=_number(env, "ELIGSIM_CHALLENGE_TTL_SECONDS", "120", int),
-        batch_result_ttl_hours=_number(env, "ELIGSIM_BATCH_RESULT_TTL_HOURS", "72"),
+        inquiry_rate_limit=env.get("ELIGSIM_INQUIRY_RATE_LIMIT", "20000 per hour"),
+        portal_rate_limit=env.get("ELIGSIM_PORTAL_RATE_LIMIT", "30 per minute"),
+        challenge_ttl_seconds=_number(
+            env, "ELIGSIM_CHALLENGE_TTL_SECONDS", "120", int, ONE_DAY_IN_SECONDS
+        ),
+        batch_result_ttl_hours=_number(
+            env, "ELIGSIM_BATCH_RESULT_TTL_HOURS", "72", float, TEN_YEARS_IN_HOURS
+        ),
         job_queue=env.get("ELIGSIM_JOB_QUEUE") or "eligsim-jobs",
     )

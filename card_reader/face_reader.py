@@ -2,7 +2,9 @@
 
 The reader matches the patient's face with the card's photo, so no PIN is entered and the card's
 private key is never used. It reads the card's authentication certificate (no PIN needed) and attests
-with its own key: a PKCS#1 v1.5 SHA-256 signature over the server's challenge ‖ the certificate DER.
+with its own key: a PKCS#1 v1.5 SHA-256 signature over the server's challenge ‖ the certificate DER ‖
+the consent categories the patient chose on the reader's screen (``attested_message``), so whoever
+carries the answer to the server cannot add a consent the patient never gave.
 The institution registers the reader's public key (``eligsim institution add-reader``).
 
 The reader key lives in ``<var>/face-reader/reader-key.pem`` (mode 0600), created on first use.
@@ -10,6 +12,7 @@ The reader key lives in ``<var>/face-reader/reader-key.pem`` (mode 0600), create
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -54,7 +57,7 @@ class FaceReader:
             .decode("ascii")
         )
 
-    def attest(self, challenge: bytes, certificate_der: bytes) -> bytes:
-        """The face-mode signature: the reader key over challenge ‖ certificate DER."""
-        message = attested_message(challenge, certificate_der)
+    def attest(self, challenge: bytes, certificate_der: bytes, consents: Iterable[str]) -> bytes:
+        """The face-mode signature: the reader key over challenge ‖ certificate DER ‖ consents."""
+        message = attested_message(challenge, certificate_der, consents)
         return self._key.sign(message, padding.PKCS1v15(), hashes.SHA256())

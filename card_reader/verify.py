@@ -3,9 +3,11 @@
 Checks, in order: the certificate chains to a root of the trust store; the certificate and its root
 are valid at the given time; key usage allows digital signatures; the PKCS#1 v1.5 SHA-256 signature
 verifies: in PIN mode the card's signature over the challenge with the certificate's key, in face mode
-a registered reader key's attestation over challenge ‖ certificate DER (docs/rules.md §6); the certificate is
-not revoked (when its root has a revocation source). The result carries a stable code, the certificate serial and its issuer
-(RFC 4514) for the registry's card link.
+a registered reader key's attestation over challenge ‖ certificate DER ‖ the consent choices
+(docs/rules.md §6); the certificate is not revoked (when its root has a revocation source). The result
+carries a stable code, the certificate serial and its issuer (RFC 4514) for the registry's card link.
+A certificate that cannot be parsed, or whose signature algorithm is unknown, is ``CERT_UNTRUSTED``:
+whatever bytes a reader sends, verification answers with a code and never raises.
 
 Real cards: put the J-LIS root certificates ("JPKI for user authentication" CA certificates, PEM or
 DER; files ``*.pem``, ``*.crt``, ``*.cer`` or ``*.der``) into ``<jpki_dir>/trusted-roots/``
@@ -25,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -40,6 +42,8 @@ from card_reader.revocation import (
 TRUSTED_ROOTS_DIR = "trusted-roots"
 CHECKED, NOT_CHECKED = "checked", "not_checked"
 _ROOT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
+# what cryptography raises, often lazily on first access, for a malformed or unsupported certificate
+_UNREADABLE = (ValueError, UnsupportedAlgorithm, x509.InvalidVersion, x509.DuplicateExtension)
 
 
 class ResultCode(StrEnum):
@@ -169,10 +173,10 @@ class TrustStore:
                 candidates,
                 key=lambda r: _key_identifier(r.certificate, x509.SubjectKeyIdentifier) != key_id,
             )
+        algorithm = certificate.signature_hash_algorithm
+        if algorithm is None:
+            return None
         for root in candidates:
-            algorithm = certificate.signature_hash_algorithm
-            if algorithm is None:
-                return None
             try:
                 root.public_key.verify(
                     certificate.signature,
@@ -180,7 +184,7 @@ class TrustStore:
                     padding.PKCS1v15(),
                     algorithm,
                 )
-            except InvalidSignature:
+            except (InvalidSignature, UnsupportedAlgorithm):
                 continue
             return root
         return None
@@ -202,11 +206,14 @@ class TrustStore:
         signature: bytes,
         challenge: bytes,
         reader_keys: Iterable[rsa.RSAPublicKey],
+        consents: Iterable[str],
         at: datetime | None = None,
     ) -> VerificationResult:
         """Face mode (docs/rules.md §6): one of the institution's ``reader_keys`` signed challenge ‖
-        certificate DER. The card's key is not used; its certificate is checked all the same."""
-        message = attested_message(challenge, certificate_der)
+        certificate DER ‖ the ``consents`` the patient chose at the reader, so software between the
+        reader and the server cannot add a consent. The card's key is not used; its certificate is
+        checked all the same."""
+        message = attested_message(challenge, certificate_der, consents)
         return self._verify(certificate_der, _Proof(signature, message, tuple(reader_keys)), at)
 
     def _verify(
@@ -224,11 +231,8 @@ class TrustStore:
     def _check_certificate(self, certificate_der: bytes, at: datetime) -> CheckedCertificate:
         """Parse the certificate and check its chain, validity (its root's too) and key usage;
         ``_Refused`` carries the failing result. Revocation is checked after the signature."""
-        try:
-            certificate = x509.load_der_x509_certificate(certificate_der)
-            serial = certificate.serial_number
-        except ValueError as exc:
-            raise _Refused(ResultCode.CERT_UNTRUSTED, f"not a certificate: {exc}") from None
+        certificate = _readable_certificate(certificate_der)
+        serial = certificate.serial_number
         root = self._root_for(certificate)
         if root is None:
             issuer = certificate.issuer.rfc4514_string()
@@ -288,6 +292,23 @@ class _Refused(Exception):
 _NO_SIGNING_KEY = (ResultCode.CERT_KEY_USAGE, "key usage does not allow digital signatures")
 
 
+def _readable_certificate(certificate_der: bytes) -> x509.Certificate:
+    """The certificate with every field the checks read parsed now: cryptography parses the
+    issuer, version, signature algorithm and extensions only when first read, so a malformed or
+    unknown one would otherwise raise in the middle of the checks instead of being refused."""
+    try:
+        certificate = x509.load_der_x509_certificate(certificate_der)
+        for field in _LAZY_FIELDS:
+            getattr(certificate, field)
+    except _UNREADABLE as exc:
+        message = f"not a certificate eligsim can check: {exc}"
+        raise _Refused(ResultCode.CERT_UNTRUSTED, message) from None
+    return certificate
+
+
+_LAZY_FIELDS = ("serial_number", "version", "issuer", "signature_hash_algorithm", "extensions")
+
+
 def _validity_problem(
     certificate: x509.Certificate, root: _Root, at: datetime
 ) -> tuple[ResultCode, str] | None:
@@ -333,12 +354,16 @@ class _Proof:
     def failure(self) -> str:
         if self.reader_keys is None:
             return "the signature over the challenge is invalid"
-        return "no registered reader key signed the challenge and the certificate"
+        return (
+            "no registered reader key signed the challenge, the certificate and the consents sent"
+        )
 
 
-def attested_message(challenge: bytes, certificate_der: bytes) -> bytes:
-    """What a face-recognition reader signs: the server's challenge ‖ the card certificate (DER)."""
-    return challenge + certificate_der
+def attested_message(challenge: bytes, certificate_der: bytes, consents: Iterable[str]) -> bytes:
+    """What a face-recognition reader signs: the server's challenge ‖ the card certificate (DER) ‖
+    the consented categories, sorted and joined by "," in UTF-8 (empty when none). The DER is
+    self-delimiting, so no separator is needed before the consents."""
+    return challenge + certificate_der + ",".join(sorted(set(consents))).encode("utf-8")
 
 
 @lru_cache(maxsize=1024)

@@ -1,5 +1,8 @@
 """Identifiers of the insurance system: insurer numbers (保険者番号), individualized insured numbers
-(個人単位被保険者番号) and institution codes (医療機関コード). Numbers are strings everywhere."""
+(個人単位被保険者番号) and institution codes (医療機関コード). Numbers are strings everywhere.
+
+Every edge (the API, imports, the terminal, the command line) checks identifiers here and only here,
+so a value that passes one passes all: refused, never normalised, when not in the exact shape."""
 
 from __future__ import annotations
 
@@ -18,18 +21,31 @@ LAW_CODE_KINDS = {
 }
 NATIONAL_HEALTH_INSURANCE = "national_health_insurance"  # 国民健康保険: 6-digit numbers
 
-_SYMBOL = re.compile(r"^[^:\s]{0,20}$")
-_CARD_NUMBER = re.compile(r"^[0-9A-Za-z\-]{1,20}$")
-_BRANCH = re.compile(r"^[0-9]{2}$")
+# The shapes of docs/rules.md §1, matched against the whole value (``fullmatch``: a pattern ending
+# in ``$`` would let a trailing newline through). Digits are ASCII only: ``str.isdigit`` also passes
+# "²", "０" and the digits of other scripts, which ``int`` then refuses or reads as something else.
+SYMBOL = r"[^:\s\x00-\x1f\x7f\ud800-\udfff]{0,20}"
+CARD_NUMBER = r"[0-9A-Za-z\-]{1,20}"
+BRANCH = r"[0-9]{2}"
+INSURER_NUMBER = r"[0-9]{6}|[0-9]{8}"
+_DIGITS = re.compile(r"[0-9]+")
+_INSTITUTION_CODE = re.compile(r"[0-9]{10}")
+_SYMBOL, _CARD_NUMBER, _BRANCH, _INSURER_NUMBER = (
+    re.compile(pattern) for pattern in (SYMBOL, CARD_NUMBER, BRANCH, INSURER_NUMBER)
+)
 
 
 class IdentifierError(ValueError):
     """An identifier that does not follow the rules of docs/rules.md §1."""
 
 
+def _matches(pattern: re.Pattern[str], value: object) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
 def check_digit(digits: str) -> str:
     """Luhn-style modulus-10 check digit over the digits that precede it."""
-    if not digits.isdigit():
+    if not _matches(_DIGITS, digits):
         raise IdentifierError(f"not all digits: {digits!r}")
     total = 0
     for position, char in enumerate(reversed(digits)):
@@ -40,7 +56,7 @@ def check_digit(digits: str) -> str:
 
 def validate_insurer_number(number: str) -> str:
     """Return the insurer number when its length and check digit are right, else raise."""
-    if not (isinstance(number, str) and number.isdigit() and len(number) in (6, 8)):
+    if not _matches(_INSURER_NUMBER, number):
         raise IdentifierError("insurer number must be 6 or 8 digits")
     if check_digit(number[:-1]) != number[-1]:
         raise IdentifierError(f"insurer number {number} has a wrong check digit")
@@ -80,13 +96,33 @@ class InsuredNumber:
 def insured_number(insurer: str, symbol: str, number: str, branch: str) -> InsuredNumber:
     """Validate the four parts and build the individualized insured number."""
     validate_insurer_number(insurer)
-    if not _SYMBOL.match(symbol):
-        raise IdentifierError("card symbol may not hold ':' or spaces and is at most 20 characters")
-    if not _CARD_NUMBER.match(number):
-        raise IdentifierError("card number must be 1-20 digits, letters or hyphens")
-    if not (isinstance(branch, str) and _BRANCH.match(branch)):
-        raise IdentifierError('branch must be exactly two digits, "00" to "99"')
+    validate_symbol(symbol)
+    validate_card_number(number)
+    validate_branch(branch)
     return InsuredNumber(insurer, symbol, number, branch)
+
+
+def validate_symbol(symbol: str) -> str:
+    """The card symbol (記号): any script, possibly empty; never ':', spaces or control characters."""
+    if not _matches(_SYMBOL, symbol):
+        raise IdentifierError(
+            "card symbol may not hold ':', spaces or control characters and is at most 20 characters"
+        )
+    return symbol
+
+
+def validate_card_number(number: str) -> str:
+    """The card number (番号): 1-20 ASCII digits, Latin letters or hyphens."""
+    if not _matches(_CARD_NUMBER, number):
+        raise IdentifierError("card number must be 1-20 digits, letters or hyphens")
+    return number
+
+
+def validate_branch(branch: str) -> str:
+    """The branch (枝番): exactly two ASCII digits."""
+    if not _matches(_BRANCH, branch):
+        raise IdentifierError('branch must be exactly two digits, "00" to "99"')
+    return branch
 
 
 def parse_insured_number(text: str) -> InsuredNumber:
@@ -99,7 +135,7 @@ def parse_insured_number(text: str) -> InsuredNumber:
 
 def validate_institution_code(code: str) -> str:
     """10 digits: prefecture (2) + fee table (1: medical, 3: dental, 4: pharmacy) + 7 digits."""
-    if not (isinstance(code, str) and code.isdigit() and len(code) == 10):
+    if not _matches(_INSTITUTION_CODE, code):
         raise IdentifierError("institution code must be 10 digits")
     if code[2] not in "134":
         raise IdentifierError("institution code fee-table digit must be 1, 3 or 4")

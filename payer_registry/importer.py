@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +15,22 @@ from marshmallow import ValidationError
 from sqlalchemy import Connection
 
 from payer_registry.db import Registry
-from payer_registry.records import PERSON_RECORD, QualificationSchema, flatten_errors
+from payer_registry.records import (
+    PERSON_RECORD,
+    QualificationSchema,
+    UnreadableJson,
+    flatten_errors,
+    refuse_unstorable,
+    strict_json,
+)
 from payer_registry.writer import PERSON_FIELDS, RecordConflict, matching_person, upsert_record
 
 CSV_QUALIFICATION_FIELDS = tuple(QualificationSchema().fields)
 CSV_COLUMNS = (*PERSON_FIELDS, *CSV_QUALIFICATION_FIELDS, "previous_insured_number")
-ENCODINGS = ("utf-8", "shift_jis")
+ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "shift_jis": "shift_jis", "cp932": "cp932"}
+"""The encodings a file may name (by any of Python's aliases: utf8, sjis, ms932, …): a
+Japanese file is in one of these, and any other codec (latin-1 decodes every byte) would import
+garbled names silently."""
 
 
 class ImportFileError(ValueError):
@@ -51,10 +60,20 @@ class ParsedLine:
 class ImportResult:
     written: int = 0
     rejected: list[ParsedLine] = field(default_factory=list)
+    header: str | None = None
+    """A CSV file's header row, so that the rejected lines can be fixed and imported again."""
 
     @property
     def errors(self) -> list[LineError]:
         return [error for parsed in self.rejected for error in parsed.errors]
+
+    def rejects_text(self) -> str:
+        """The rejected lines as a file of the input's format (a CSV one keeps its header row)."""
+        lines = [parsed.text for parsed in self.rejected]
+        header_rejected = any(parsed.line == 1 for parsed in self.rejected)
+        if self.header is not None and not header_rejected:
+            lines.insert(0, self.header)
+        return "".join(line + "\n" for line in lines)
 
 
 class ImportRejected(ValueError):
@@ -69,9 +88,11 @@ def import_file(
     encoding: str | None = None,
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
+    on_written: Callable[[Connection, int], None] | None = None,
 ) -> ImportResult:
-    """Validate every line, then write in one transaction (all lines, or the valid ones)."""
-    result = ImportResult()
+    """Validate every line, then write in one transaction (all lines, or the valid ones);
+    ``on_written`` is told of each person written, in that transaction (the service audits it)."""
+    result = ImportResult(header=csv_header(path) if _is_csv(path) else None)
     with registry.connect() as conn:
         seen: dict[str, int] = {}
         for parsed in parse_file(path, encoding):
@@ -88,7 +109,11 @@ def import_file(
                 continue
             # a line without a record has errors, so it was rejected above
             assert parsed.record is not None
-            upsert_record(conn, parsed.record, merge=_is_csv(path), anchor=parsed.anchor)
+            person_id = upsert_record(
+                conn, parsed.record, merge=_is_csv(path), anchor=parsed.anchor
+            )
+            if on_written:
+                on_written(conn, person_id)
             result.written += 1
             if progress:
                 progress(1)
@@ -107,6 +132,29 @@ def parse_file(path: Path, encoding: str | None = None) -> Iterator[ParsedLine]:
             raise ImportFileError(f"{path}: not valid {encoding}") from None
 
 
+def csv_header(path: Path) -> str:
+    """The raw text of a CSV file's header row. A header that passes holds ASCII column names only,
+    which read the same in every supported encoding, so no detection is needed."""
+    consumed: list[str] = []
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as stream:
+            next(csv.reader(_recording(stream, consumed)), None)
+    except OSError as error:
+        raise ImportFileError(f"{path}: {error.strerror}") from None
+    return "".join(consumed).rstrip("\r\n")
+
+
+def supported_encoding(name: str) -> str:
+    """The codec ``name`` stands for when it is one of ``ENCODINGS``, else ``ImportFileError``."""
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        codec = ""
+    if codec not in ENCODINGS:
+        raise ImportFileError(f"unsupported encoding {name!r}; use utf-8 or shift_jis")
+    return ENCODINGS[codec]
+
+
 def sniff_encoding(path: Path) -> str:
     """UTF-8 (with or without BOM) when the whole file decodes as such, else Shift_JIS."""
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -122,12 +170,7 @@ def sniff_encoding(path: Path) -> str:
 
 def _open(path: Path, encoding: str | None):
     if encoding:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise ImportFileError(
-                f"unknown encoding {encoding!r}; use utf-8 or shift_jis"
-            ) from None
+        encoding = supported_encoding(encoding)
     try:
         if encoding is None:
             return path.open("rb")
@@ -146,16 +189,12 @@ def _parse_json_lines(stream: Iterable[str]) -> Iterator[ParsedLine]:
         if not line.strip():
             continue
         try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield ParsedLine(
-                number, line, None, None, [LineError(number, "(line)", f"not JSON: {error.msg}")]
-            )
+            raw = strict_json(line)
+        except UnreadableJson as error:
+            yield _unreadable(number, line, str(error))
             continue
         if not isinstance(raw, dict):
-            yield ParsedLine(
-                number, line, None, None, [LineError(number, "(line)", "not a JSON object")]
-            )
+            yield _unreadable(number, line, "not a JSON object")
             continue
         yield _validated(number, line, raw, None)
 
@@ -165,7 +204,8 @@ def _parse_csv(stream: Iterable[str]) -> Iterator[ParsedLine]:
     reader = csv.DictReader(_recording(stream, consumed))
     header_error = _csv_header_error(reader.fieldnames or [])
     if header_error:
-        yield ParsedLine(1, "".join(consumed), None, None, [LineError(1, "(header)", header_error)])
+        header = "".join(consumed).rstrip("\r\n")
+        yield ParsedLine(1, header, None, None, [LineError(1, "(header)", header_error)])
         return
     consumed.clear()
     for row in reader:
@@ -175,7 +215,17 @@ def _parse_csv(stream: Iterable[str]) -> Iterator[ParsedLine]:
         anchor = values.pop("previous_insured_number", None)
         qualification = {k: values.pop(k) for k in CSV_QUALIFICATION_FIELDS if k in values}
         raw = {**values, "qualifications": [qualification]}
+        try:
+            refuse_unstorable(raw)
+        except UnreadableJson as error:
+            yield _unreadable(reader.line_num, text, str(error), anchor)
+            continue
         yield _validated(reader.line_num, text, raw, anchor)
+
+
+def _unreadable(number: int, text: str, message: str, anchor: str | None = None) -> ParsedLine:
+    """A line refused whole, before its fields are looked at."""
+    return ParsedLine(number, text, None, anchor, [LineError(number, "(line)", message)])
 
 
 def _recording(stream: Iterable[str], consumed: list[str]) -> Iterator[str]:

@@ -3,14 +3,27 @@ it (one JSON object a line). Validation at this edge uses marshmallow schemas.""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from payer_registry import identifiers
 from payer_registry.checkup_items import METABOLIC_JUDGEMENTS, URINE_RESULTS
-from payer_registry.eligibility import IncomeCategory
+from payer_registry.eligibility import IncomeCategory, today_in_japan
 from payer_registry.limits import BRACKETS, CERTIFICATE_CLASSIFICATIONS, MEAL_COST_REDUCED
 
 LOSS_REASONS = ("01", "02", "03", "99")
@@ -26,6 +39,11 @@ CARD_CLASSIFICATIONS = {
 """The card classifications (被保険者証区分) of the real system, with their labels."""
 POST_CODE = r"^[0-9]{3}-[0-9]{4}$"
 """A post code (郵便番号) as the registry keeps it: three digits, a hyphen, four digits."""
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2200, 12, 31)
+"""Every date of a record lies in this range, and a birth date is not after today: the rules compute
+ages and periods from these dates, so one absurd date (9999-12-31) would break every check of the
+person and every batch that holds them."""
 
 
 def _choice(values) -> validate.OneOf:
@@ -37,10 +55,24 @@ def _text(max_length: int, **kwargs) -> fields.String:
 
 
 def _institution_code(**kwargs) -> fields.String:
-    return fields.String(validate=_identifier(identifiers.validate_institution_code), **kwargs)
+    return fields.String(validate=identifier(identifiers.validate_institution_code), **kwargs)
 
 
-def _identifier(check):
+def _whole(pattern: str, error: str):
+    """A validator matching the whole value: ``validate.Regexp`` uses ``re.match``, whose ``$`` lets
+    a trailing newline through."""
+    compiled = re.compile(pattern.removeprefix("^").removesuffix("$"))
+
+    def run(value: str) -> None:
+        if compiled.fullmatch(value) is None:
+            raise ValidationError(error)
+
+    return run
+
+
+def identifier(check: Callable[[str], object]) -> Callable[[str], None]:
+    """A marshmallow validator from a check of ``payer_registry.identifiers``."""
+
     def run(value: str) -> None:
         try:
             check(value)
@@ -55,8 +87,13 @@ class _Strict(Schema):
         unknown = RAISE
 
 
+def registry_date(**kwargs) -> fields.Date:
+    """A date field bounded to ``EARLIEST_DATE``-``LATEST_DATE``, for every date a payer sends."""
+    return fields.Date(validate=validate.Range(min=EARLIEST_DATE, max=LATEST_DATE), **kwargs)
+
+
 def _optional_date() -> fields.Date:
-    return fields.Date(allow_none=True, load_default=None)
+    return registry_date(allow_none=True, load_default=None)
 
 
 def _in_order(data: dict, *names: str) -> None:
@@ -71,7 +108,7 @@ class _Period(_Strict):
     """A certificate's validity and its issue date (交付年月日), which may precede the validity
     (a certificate sent before it takes effect) or fall within it (issued on application)."""
 
-    valid_from = fields.Date(required=True)
+    valid_from = registry_date(required=True)
     valid_until = _optional_date()
     issued_on = _optional_date()
 
@@ -83,14 +120,14 @@ class _Period(_Strict):
 
 class QualificationSchema(_Strict):
     insured_number = fields.String(
-        required=True, validate=_identifier(identifiers.parse_insured_number)
+        required=True, validate=identifier(identifiers.parse_insured_number)
     )
     insurer_name = _text(100, required=True)
     relationship = fields.String(required=True, validate=_choice(("self", "family")))
     card_classification = fields.String(load_default="01", validate=_choice(CARD_CLASSIFICATIONS))
     insured_name = _text(100, required=True)
-    acquired_on = fields.Date(required=True)
-    lost_on = fields.Date(allow_none=True, load_default=None)
+    acquired_on = registry_date(required=True)
+    lost_on = _optional_date()
     loss_reason = fields.String(allow_none=True, load_default=None, validate=_choice(LOSS_REASONS))
     certificate_issued_on = _optional_date()  # 交付年月日 of the card
     card_valid_from = _optional_date()  # 有効開始日
@@ -133,8 +170,8 @@ class SpecificDiseaseSchema(_Period):
 
 
 class MedicationSchema(_Strict):
-    dispensed_on = fields.Date(required=True)
-    prescribed_on = fields.Date(required=True)
+    dispensed_on = registry_date(required=True)
+    prescribed_on = registry_date(required=True)
     drug_code = _text(12, required=True)
     drug_name = _text(100, required=True)
     ingredient = _text(100, required=True)
@@ -158,7 +195,7 @@ def _urine() -> fields.String:
 
 
 class CheckupSchema(_Strict):
-    examined_on = fields.Date(required=True)
+    examined_on = registry_date(required=True)
     institution_name = _text(100, required=True)
     height = _measure(50, 250)
     weight = _measure(10, 300)
@@ -183,7 +220,7 @@ class CheckupSchema(_Strict):
 
 class ProcedureSchema(_Strict):
     kind = fields.String(required=True, validate=_choice(("clinical", "surgery")))
-    performed_on = fields.Date(required=True)
+    performed_on = registry_date(required=True)
     procedure_code = _text(12, required=True)
     procedure_name = _text(100, required=True)
     institution_code = _institution_code(required=True)
@@ -192,7 +229,9 @@ class ProcedureSchema(_Strict):
 
 class CardLinkSchema(_Strict):
     cert_issuer = _text(300, required=True)
-    cert_serial = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-F]{1,64}$"))
+    cert_serial = fields.String(
+        required=True, validate=_whole("[0-9A-F]{1,64}", "must be 1-64 hexadecimal digits")
+    )
     linked_at = fields.AwareDateTime(required=True)
     ended_at = fields.AwareDateTime(allow_none=True, load_default=None)
     end_reason = fields.String(
@@ -207,6 +246,12 @@ def _many(schema: type[Schema]) -> fields.List:
 class PersonRecordSchema(_Strict):
     """One insured person: identity, every qualification, certificates and medical records."""
 
+    def __init__(self, *, today: dt.date | None = None, **kwargs: Any) -> None:
+        """``today``: the day the record is loaded for, after which no one is born (default: today
+        in Japan; the training scenarios are also built for other days)."""
+        super().__init__(**kwargs)
+        self.today = today
+
     name = _text(100, required=True)
     name_kana = _text(100, required=True)
     birth_date = fields.Date(required=True)
@@ -215,7 +260,7 @@ class PersonRecordSchema(_Strict):
     post_code = fields.String(
         allow_none=True,
         load_default=None,
-        validate=validate.Regexp(POST_CODE, error="must be NNN-NNNN"),
+        validate=_whole(POST_CODE, "must be NNN-NNNN"),
     )
     income_category = fields.String(load_default="general", validate=_choice(IncomeCategory))
     qualifications = fields.List(
@@ -229,6 +274,11 @@ class PersonRecordSchema(_Strict):
     procedures = _many(ProcedureSchema)
     card_links = _many(CardLinkSchema)
 
+    @validates("birth_date")
+    def _born(self, value: dt.date, **_: Any) -> None:
+        if not EARLIEST_DATE <= value <= (self.today or today_in_japan()):
+            raise ValidationError(f"must be between {EARLIEST_DATE} and today")
+
     @validates_schema
     def _distinct_numbers(self, data: dict, **_: Any) -> None:
         numbers = [q["insured_number"] for q in data.get("qualifications", [])]
@@ -237,6 +287,65 @@ class PersonRecordSchema(_Strict):
 
 
 PERSON_RECORD = PersonRecordSchema()
+MAX_JSON_DEPTH = 32
+MAX_INTEGER_DIGITS = 20
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class UnreadableJson(ValueError):
+    """JSON text that no edge of the simulator takes; the message says why."""
+
+
+def strict_json(text: str) -> Any:
+    """Parse JSON as every edge takes it (API bodies, imported lines). Python's parser alone lets
+    through what later fails deep inside: nesting that exhausts the stack, integers too long for
+    ``int``, NaN and Infinity, lone surrogates and NUL characters, which no database stores."""
+    try:
+        value = json.loads(
+            text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
+        )
+    except json.JSONDecodeError as error:
+        raise UnreadableJson(f"not JSON: {error.msg}") from None
+    except RecursionError:
+        raise UnreadableJson(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as error:
+        raise UnreadableJson(str(error)) from None
+    refuse_unstorable(value)
+    return value
+
+
+def refuse_unstorable(value: Any) -> None:
+    """Raise ``UnreadableJson`` when ``value`` nests too deep or a string (or key) holds a NUL or a
+    lone surrogate. Walks without recursion, so any depth is safe to look at."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise UnreadableJson(f"nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str) and _UNSTORABLE.search(item):
+            raise UnreadableJson("a string holds a NUL character or a lone surrogate")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer of more than {MAX_INTEGER_DIGITS} digits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def flatten_errors(messages: dict | list, prefix: str = "") -> list[tuple[str, str]]:

@@ -41,13 +41,19 @@ def matching_person(conn: Connection, numbers: list[str]) -> int | None:
 
 
 def upsert_record(
-    conn: Connection, record: dict, merge: bool = False, anchor: str | None = None
+    conn: Connection,
+    record: dict,
+    merge: bool = False,
+    anchor: str | None = None,
+    card_links: bool = True,
 ) -> int:
     """Insert or update one person record and return the person id.
 
     By default the record is the whole truth: every history section is replaced. With ``merge`` only
     the record's qualifications are upserted and other sections are left alone (a CSV row); ``anchor``
-    is an insured number of the same person that the record itself may not carry (a job change)."""
+    is an insured number of the same person that the record itself may not carry (a job change).
+    Without ``card_links`` the person's card links are left exactly as they are: they are not payers'
+    data (a card is linked where it is issued), so a payer's record neither sets nor clears them."""
     numbers = [q["insured_number"] for q in record["qualifications"]]
     person_id = matching_person(conn, numbers + ([anchor] if anchor else []))
     values = {field: record[field] for field in PERSON_FIELDS}
@@ -58,7 +64,9 @@ def upsert_record(
     else:
         conn.execute(update(persons).where(persons.c.id == person_id).values(**values))
     _ensure_insurers(conn, record["qualifications"])
-    sections = ("qualifications",) if merge else RECORD_SECTIONS
+    sections = ("qualifications",) if merge else tuple(RECORD_SECTIONS)
+    if not card_links:
+        sections = tuple(section for section in sections if section != "card_links")
     for section in sections:
         rows = record.get(section, [])
         table = RECORD_SECTIONS[section]
@@ -103,10 +111,11 @@ def clear_registry(registry: Registry) -> None:
 
 def end_qualification(
     conn: Connection, insured_number: str, lost_on: dt.date, loss_reason: str
-) -> None:
-    """Record the loss of a qualification (資格喪失); raises LookupError or ValueError."""
+) -> int:
+    """Record the loss of a qualification (資格喪失) and return its person's id; raises LookupError
+    or ValueError."""
     row = conn.execute(
-        select(qualifications.c.id, qualifications.c.acquired_on).where(
+        select(qualifications.c.id, qualifications.c.person_id, qualifications.c.acquired_on).where(
             qualifications.c.insured_number == insured_number
         )
     ).first()
@@ -119,3 +128,5 @@ def end_qualification(
         .where(qualifications.c.id == row.id)
         .values(lost_on=lost_on, loss_reason=loss_reason)
     )
+    person_id: int = row.person_id
+    return person_id

@@ -65,6 +65,32 @@ def add_reader(code: str, name: str, public_key: Path) -> None:
     click.echo(f"reader {name} registered for institution {code}")
 
 
+_PREFIX = click.option(
+    "--prefix", help="Revoke only this key: the 8 characters after esk_ (or the whole key)."
+)
+
+
+@institution.command("revoke-key")
+@click.option("--code", required=True, help="The institution's code.")
+@_PREFIX
+def revoke_institution_key(code: str, prefix: str | None) -> None:
+    """Revoke one API key of the institution, or all of them (a running service forgets a key
+    within 10 seconds)."""
+    with open_registry().begin() as conn:
+        revoked = keys.revoke_institution_keys(conn, code, prefix)
+    click.echo(f"revoked {revoked} key(s) of institution {code}")
+
+
+@institution.command("rotate-key")
+@click.option("--code", required=True, help="The institution's code.")
+def rotate_institution_key(code: str) -> None:
+    """Revoke every API key of the institution and print a new one alone on the last line."""
+    with open_registry().begin() as conn:
+        key = keys.rotate_institution_key(conn, code)
+    click.echo(f"earlier keys of institution {code} revoked; its new API key:", err=True)
+    click.echo(key)
+
+
 @click.group()
 def payer() -> None:
     """Payers (insurers) that register and end qualifications through the API."""
@@ -72,11 +98,59 @@ def payer() -> None:
 
 @payer.command("add")
 @click.option("--name", required=True)
-def add_payer(name: str) -> None:
-    """Register a payer account; prints its API key alone on the last line (shown only once)."""
+@click.option(
+    "--insurer",
+    "insurers",
+    multiple=True,
+    required=True,
+    help="An insurer number (保険者番号) whose persons the account may write (repeat).",
+)
+def add_payer(name: str, insurers: tuple[str, ...]) -> None:
+    """Register a payer account that writes the persons of its insurers only; prints its API key
+    alone on the last line (shown only once)."""
     with open_registry().begin() as conn:
-        key = keys.add_payer(conn, name)
-    click.echo(f"payer {name} registered; its API key:", err=True)
+        key = keys.add_payer(conn, name, insurers)
+    click.echo(
+        f"payer {name} registered for insurers {', '.join(insurers)}; its API key:", err=True
+    )
+    click.echo(key)
+
+
+@payer.command("list")
+def list_payers() -> None:
+    """Every payer account: id (what the key commands take), name, insurers, live keys."""
+    with open_registry().connect() as conn:
+        accounts = keys.payer_accounts(conn)
+    for account in accounts:
+        insurers = ", ".join(account.insurers) or "none"
+        click.echo(
+            f"{account.id}\t{account.name}\tinsurers: {insurers}\tlive keys: {account.live_keys}"
+        )
+
+
+_PAYER_ID = click.option(
+    "--id", "payer_id", required=True, type=int, help="The account's id (eligsim payer list)."
+)
+
+
+@payer.command("revoke-key")
+@_PAYER_ID
+@_PREFIX
+def revoke_payer_key(payer_id: int, prefix: str | None) -> None:
+    """Revoke one API key of the payer account, or all of them (a running service forgets a key
+    within 10 seconds)."""
+    with open_registry().begin() as conn:
+        revoked = keys.revoke_payer_keys(conn, payer_id, prefix)
+    click.echo(f"revoked {revoked} key(s) of payer account {payer_id}")
+
+
+@payer.command("rotate-key")
+@_PAYER_ID
+def rotate_payer_key(payer_id: int) -> None:
+    """Revoke every API key of the payer account and print a new one alone on the last line."""
+    with open_registry().begin() as conn:
+        key = keys.rotate_payer_key(conn, payer_id)
+    click.echo(f"earlier keys of payer account {payer_id} revoked; its new API key:", err=True)
     click.echo(key)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from app.cli.common import open_registry
+from app.service.uploads import import_registry_file
 from app.settings import load_settings
 from app.training.scenario_cards import issue_scenario_cards
 from app.training.scenario_doc import markdown, summary_lines
@@ -108,10 +109,11 @@ def scenarios_doc(out: Path | None) -> None:
 @click.option("--encoding", help="utf-8 or shift_jis (default: detected).")
 @click.option("--skip-invalid", is_flag=True, help="Write the valid lines; rejects go beside FILE.")
 def import_(file: Path, encoding: str | None, skip_invalid: bool) -> None:
-    """Import person records from JSON Lines (.jsonl) or CSV (.csv); upsert by insured number."""
+    """Import person records from JSON Lines (.jsonl) or CSV (.csv); upsert by insured number.
+    Each person written is audited under the operator's login name."""
     reg = open_registry()
     try:
-        result = importer.import_file(reg, file, encoding, skip_invalid)
+        result = import_registry_file(reg, file, encoding, skip_invalid)
     except importer.ImportRejected as rejected:
         for error in rejected.errors:
             click.echo(str(error), err=True)
@@ -120,7 +122,7 @@ def import_(file: Path, encoding: str | None, skip_invalid: bool) -> None:
         raise click.ClickException(str(error)) from None
     if result.rejected:
         rejects = file.with_name(f"{file.stem}.rejects{file.suffix}")
-        rejects.write_text("".join(p.text + "\n" for p in result.rejected), encoding="utf-8")
+        rejects.write_text(result.rejects_text(), encoding="utf-8")
         for line_error in result.errors:
             click.echo(str(line_error), err=True)
         click.echo(f"{len(result.rejected)} invalid line(s) written to {rejects}", err=True)

@@ -255,6 +255,7 @@ class FrontDeskClient:
         staff_id: str | None,
         step: StepCallback,
     ) -> VisitResult:
+        chosen = tuple(consents)  # read twice: the face reader attests them, the server gets them
         session = self.create_card_session()
         challenge = base64.b64decode(session["challenge"])
         step("challenge", f"{len(challenge)} bytes, single use, expires {session['expires_at']}")
@@ -263,13 +264,13 @@ class FrontDeskClient:
         serial = x509.load_der_x509_certificate(certificate).serial_number
         step("certificate", f"read from {transport.reader_name}: serial {serial:X}")
         if face_reader is not None:
-            signature, method = face_reader.attest(challenge, certificate), "face"
-            step("face", "face matched at the reader: no PIN; the reader attests")
+            signature, method = face_reader.attest(challenge, certificate, chosen), "face"
+            step("face", "face matched at the reader: no PIN; the reader attests the consents")
         else:
             signature, method = self._pin_signature(card, pin or "", challenge, step), "pin"
         step("signature", f"{len(signature)} bytes ({method} mode)")
         answer = self.verify_card(
-            session["session_id"], certificate, signature, consents, method, staff_id
+            session["session_id"], certificate, signature, chosen, method, staff_id
         )
         step("verification", f"visit {answer['visit_id']}: {answer['eligibility']['validity']}")
         return VisitResult(

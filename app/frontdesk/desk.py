@@ -10,6 +10,7 @@ from typing import Any
 from app.frontdesk.readers import catalogue, connected
 from app.service.accounts import authenticate, institution
 from app.service.card_proof import CardProof
+from app.service.consent import Grant
 from app.service.context import ServiceContext
 from app.service.errors import ServiceError
 from card_reader.face_reader import FaceReader
@@ -20,17 +21,24 @@ SETUP_HINT = "run scripts/run or `eligsim demo setup`"
 
 @dataclass(frozen=True, slots=True)
 class CardRequest:
-    """What the page sends for a card step: the reader, and the PIN (PIN mode) or face mode."""
+    """What the page sends for a card step: the reader, the PIN (PIN mode) or face mode, and the
+    consents chosen on the reader's screen (which the face reader's attestation covers)."""
 
     reader: str
     pin: str | None = None
     force: bool = False
     method: str = "pin"
+    consents: tuple[str, ...] = ()
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> CardRequest:
+        chosen = Grant.from_choices(body.get("consents", {})).categories
         return cls(
-            body["reader"], body.get("pin"), body.get("force", False), body.get("method", "pin")
+            body["reader"],
+            body.get("pin"),
+            body.get("force", False),
+            body.get("method", "pin"),
+            chosen,
         )
 
 
@@ -61,13 +69,14 @@ def station_institution(ctx: ServiceContext) -> dict[str, Any]:
 
 def card_answer(ctx: ServiceContext, request: CardRequest, challenge: bytes) -> CardProof:
     """The certificate and the signature over ``challenge``: the card's after the PIN, or in face
-    mode the face reader's attestation."""
+    mode the face reader's attestation, which covers the consents chosen on its screen."""
     var_dir = ctx.settings.var_dir
     with connected(catalogue(var_dir).find(request.reader)) as transport:
         card = JpkiClient(transport)
         certificate = card.read_auth_certificate()
         if request.method == "face":
-            attestation = FaceReader.load_or_create(var_dir).attest(challenge, certificate)
+            reader = FaceReader.load_or_create(var_dir)
+            attestation = reader.attest(challenge, certificate, request.consents)
             return CardProof(certificate, attestation, "face")
         card.verify_auth_pin(request.pin or "", request.force)
         return CardProof(certificate, card.sign_challenge(challenge))

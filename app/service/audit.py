@@ -41,6 +41,8 @@ CONTENT = (
 class Actor(StrEnum):
     INSTITUTION = "institution"
     PATIENT = "patient"
+    PAYER = "payer"
+    OPERATOR = "operator"
 
 
 class Action(StrEnum):
@@ -49,16 +51,28 @@ class Action(StrEnum):
     ELIGIBILITY_CHECK = "eligibility_check"
     BATCH_CHECK = "batch_check"
     VIEW = "view"
+    PAYER_RECORDS = "payer_records"
+    PAYER_UPLOAD = "payer_upload"
+    QUALIFICATION_LOSS = "qualification_loss"
+    REGISTRY_IMPORT = "registry_import"
+    CARD_LINK = "card_link"
 
 
 class Outcome(StrEnum):
     """Outcomes other than an eligibility result (``Validity``) or a card refusal (``ResultCode``)."""
 
     GIVEN = "given"
+    DECLINED = "declined"
     SHOWN = "shown"
     REFUSED_EXPIRED = "refused_expired"
     REFUSED_NONE = "refused_none"
     CARD_NOT_LINKED = "CARD_NOT_LINKED"
+    FAILED = "failed"
+    WRITTEN = "written"
+    ENDED = "ended"
+    LINKED = "linked"
+    RENEWED = "renewed"
+    REVOKED = "revoked"
 
 
 AnyOutcome = Outcome | Validity | ResultCode

@@ -2,20 +2,25 @@
 
 Inquiries and results live in the registry database, never in the job queue: a job carries only the
 reception number and a range of positions, and processing a range again skips what is already done,
-so a job that is retried after its worker died loses nothing and repeats nothing."""
+so a job that is retried after its worker died loses nothing and repeats nothing. One line that
+cannot be answered gets an error result; it never stops the others."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Row, case, delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from app.service import audit, consent
-from app.service.audit import Action, Actor
+from app.service.audit import Action, Actor, AnyOutcome, Outcome
 from app.service.checks import NumbersCheck
 from app.service.context import ServiceContext
 from app.service.errors import ServiceError
@@ -34,6 +39,8 @@ CHUNK = 500  # inquiries per job
 COMMIT_EVERY = 100  # results written per transaction, so progress shows while a job runs
 NORMAL = {Validity.VALID, Validity.INVALID, Validity.INVALID_NEW_EXISTS}
 MAX_INQUIRIES = 20_000
+BIRTH_DATES_PER_NUMBER = 3  # more, for one insured number in one batch, is guessing a birth date
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ def submit_batch(
     confirmation_date: dt.date | None,
 ) -> dict[str, Any]:
     """Store the inquiries (eligibility-check fields) and queue their jobs: the reception number."""
+    refuse_birth_date_probing(inquiries)
     stored = [jsonable(inquiry) for inquiry in inquiries]
     keep_for = dt.timedelta(hours=ctx.settings.batch_result_ttl_hours)
     with ctx.registry.begin() as conn:
@@ -81,6 +89,30 @@ def submit_batch(
         undo=lambda: _discard(ctx.registry, number),
     )
     return {"reception_number": number, "status": "queued", "total": len(stored)}
+
+
+def refuse_birth_date_probing(inquiries: Iterable[dict[str, Any]]) -> None:
+    """Refuse a batch that tries many birth dates for one insured number: an answer names the person
+    and confirms the birth date, so such a batch finds a birth date for the cost of one request. A
+    family shares a card number but not a branch, so different branches never count together."""
+    birth_dates: defaultdict[str, set[Any]] = defaultdict(set)
+    for inquiry in inquiries:
+        birth_dates[_insured_number(inquiry)].add(inquiry["birth_date"])
+    probed = sorted(
+        number for number, dates in birth_dates.items() if len(dates) > BIRTH_DATES_PER_NUMBER
+    )
+    if probed:
+        raise ServiceError(
+            "BATCH_BIRTH_DATE_PROBING",
+            f"a batch may try at most {BIRTH_DATES_PER_NUMBER} birth dates for one insured number",
+            {"insured_numbers": probed},
+        )
+
+
+def _insured_number(inquiry: dict[str, Any]) -> str:
+    """The inquiry's insured number, written canonically (an empty branch when it has none)."""
+    parts = (inquiry["insurer_number"], inquiry.get("symbol", ""), inquiry["number"])
+    return ":".join((*parts, inquiry.get("branch") or ""))
 
 
 def _discard(registry: Registry, number: str) -> None:
@@ -158,19 +190,57 @@ def process_range(registry: Registry, reception_number: str, start: int, end: in
                 return answered
             at = batch.confirmation_date or today_in_japan()
             for item in pending:
-                _answer(conn, batch, item.position, json.loads(item.inquiry), at)
+                _store(conn, batch, item.position, _answer_line(conn, batch, item, at))
             answered += len(pending)
 
 
-def _answer(
-    conn: Connection, batch: Row[Any], position: int, inquiry: dict[str, Any], at: dt.date
-) -> None:
+@dataclass(frozen=True, slots=True)
+class LineAnswer:
+    """What one line's result holds (its eligibility, or ``{"error": ...}``) and its audit entry."""
+
+    result: object  # JSON-ready
+    normal: bool
+    outcome: AnyOutcome
+    person_id: int | None = None
+
+
+LINE_FAILED = LineAnswer(
+    {"error": {"code": "INQUIRY_FAILED", "message": "this inquiry could not be answered"}},
+    normal=False,
+    outcome=Outcome.FAILED,
+)
+
+
+def _answer_line(conn: Connection, batch: Row[Any], item: Row[Any], at: dt.date) -> LineAnswer:
+    """The line's answer, or an error result when the line cannot be answered (an unreadable inquiry,
+    a person's record that confirmation cannot use): one bad line must not stop the batch, as every
+    retry of its job would fail the same way. The log says which line failed and why, for whoever
+    repairs the record. A failing database still fails the job, so that it is retried."""
+    try:
+        return _answer(conn, json.loads(item.inquiry), at)
+    except DBAPIError:
+        raise
+    except Exception:
+        log.exception("batch %s: line %d cannot be answered", batch.reception_number, item.position)
+        return LINE_FAILED
+
+
+def _answer(conn: Connection, inquiry: dict[str, Any], at: dt.date) -> LineAnswer:
     check = NumbersCheck.from_request(
         inquiry | {"birth_date": dt.date.fromisoformat(inquiry["birth_date"])}
     )
     result = confirm_by_numbers(conn, check.inquiry, at)
     consented = consent.without_card(check.limit_certificate_consent)
     eligibility = consent.visible(confirmation_dict(result), consented)
+    return LineAnswer(
+        jsonable(eligibility),
+        normal=result.validity in NORMAL,
+        outcome=result.validity,
+        person_id=result.person.id if result.person else None,
+    )
+
+
+def _store(conn: Connection, batch: Row[Any], position: int, answer: LineAnswer) -> None:
     written = conn.execute(
         update(batch_items)
         .where(
@@ -178,10 +248,7 @@ def _answer(
             batch_items.c.position == position,
             batch_items.c.result.is_(None),
         )
-        .values(
-            result=json.dumps(jsonable(eligibility), ensure_ascii=False),
-            normal=result.validity in NORMAL,
-        )
+        .values(result=json.dumps(answer.result, ensure_ascii=False), normal=answer.normal)
     )
     if written.rowcount != 1:
         return  # another worker answered it first (a retried job overlapping a stray one)
@@ -189,9 +256,9 @@ def _answer(
         conn,
         actor=Actor.INSTITUTION,
         action=Action.BATCH_CHECK,
-        outcome=result.validity,
+        outcome=answer.outcome,
         institution_code=batch.institution_code,
-        person_id=result.person.id if result.person else None,
+        person_id=answer.person_id,
     )
 
 
@@ -248,20 +315,24 @@ def batch_status(
 
 def batch_results(conn: Connection, reception_number: str) -> list[dict[str, Any]]:
     """One entry per inquiry, in submission order: its position, the inquiry as stored, and its
-    ``eligibility`` (None until it is answered)."""
+    ``eligibility`` or its ``error`` (both None until it is answered)."""
     rows = conn.execute(
         select(batch_items.c.position, batch_items.c.inquiry, batch_items.c.result)
         .where(batch_items.c.reception_number == reception_number)
         .order_by(batch_items.c.position)
     )
     return [
-        {
-            "position": row.position,
-            "inquiry": _stored(row.inquiry),
-            "eligibility": json.loads(row.result) if row.result else None,
-        }
+        {"position": row.position, "inquiry": _stored(row.inquiry), **_outcome(row.result)}
         for row in rows
     ]
+
+
+def _outcome(result: str | None) -> dict[str, Any]:
+    """A stored result as ``eligibility`` and ``error`` (an eligibility never has an "error" key)."""
+    answer = json.loads(result) if result else {}
+    if "error" in answer:
+        return {"eligibility": None, "error": answer["error"]}
+    return {"eligibility": answer or None, "error": None}
 
 
 def _stored(text: str) -> Any:
@@ -272,20 +343,23 @@ def _stored(text: str) -> Any:
         return None
 
 
-def resume_unfinished(ctx: ServiceContext, institution_code: str) -> int:
-    """Queue again the unanswered ranges of the institution's live batches (after a restart of a
-    process whose in-process jobs died with it); answering skips what is done. How many ranges."""
+def resume_unfinished(ctx: ServiceContext, institution_code: str | None = None) -> int:
+    """Queue again the unanswered ranges of the live batches of one institution, or of all (after a
+    restart of a process whose in-process jobs died with it); answering skips what is done, so
+    several processes resuming at once repeat nothing. How many ranges."""
     now = now_utc()
+    unfinished = [
+        batches.c.failed_at.is_(None),
+        batches.c.expires_at > now,
+        batch_items.c.result.is_(None),
+    ]
+    if institution_code is not None:
+        unfinished.append(batches.c.institution_code == institution_code)
     with ctx.registry.connect() as conn:
         pending = conn.execute(
             select(batch_items.c.reception_number, func.min(batch_items.c.position))
             .join(batches, batches.c.reception_number == batch_items.c.reception_number)
-            .where(
-                batches.c.institution_code == institution_code,
-                batches.c.failed_at.is_(None),
-                batches.c.expires_at > now,
-                batch_items.c.result.is_(None),
-            )
+            .where(*unfinished)
             .group_by(batch_items.c.reception_number)
         ).all()
         totals = {

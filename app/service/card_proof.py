@@ -1,10 +1,12 @@
 """Proof of a card: a single-use challenge, the card's certificate and its signature.
 
 PIN mode: the card's PKCS#1 v1.5 SHA-256 signature over the challenge. Face mode: a registered
-face-recognition reader of the institution signs the challenge followed by the certificate."""
+face-recognition reader of the institution signs the challenge followed by the certificate and the
+consents the patient chose on its screen, so the consents sent must be the ones the reader signed."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from app.service import audit
@@ -36,15 +38,17 @@ def prove_card(
     purpose: str,
     proof: CardProof,
     staff_id: str | None = None,
+    consents: Collection[str] = (),
 ) -> PersonRow:
     """Use up the challenge (even when the proof then fails), verify the card's answer and return the
-    person the card is linked to. A refusal is audited before it is raised."""
+    person the card is linked to. A refusal is audited before it is raised. ``consents``: the
+    categories sent as given, which a face-mode attestation must cover."""
     with ctx.registry.begin() as conn:
         try:
             challenge = consume_challenge(conn, session_id, institution_code, purpose)
         except ChallengeInvalid as error:
             raise ServiceError("CHALLENGE_INVALID", str(error)) from None
-    result = _verify(ctx, institution_code, proof, challenge)
+    result = _verify(ctx, institution_code, proof, challenge, consents)
     person = _linked_person(ctx, result) if result.ok else None
     if person is None:
         refusal = _refusal(result)
@@ -62,14 +66,20 @@ def prove_card(
 
 
 def _verify(
-    ctx: ServiceContext, institution_code: str | None, proof: CardProof, challenge: bytes
+    ctx: ServiceContext,
+    institution_code: str | None,
+    proof: CardProof,
+    challenge: bytes,
+    consents: Collection[str],
 ) -> VerificationResult:
     if proof.method == "pin":
         return ctx.trust_store.verify(proof.certificate, proof.signature, challenge)
     with ctx.registry.connect() as conn:
         pems = reader_keys_of(conn, institution_code) if institution_code else []
     keys = [key for key in map(reader_public_key, pems) if key is not None]
-    return ctx.trust_store.verify_attested(proof.certificate, proof.signature, challenge, keys)
+    return ctx.trust_store.verify_attested(
+        proof.certificate, proof.signature, challenge, keys, consents
+    )
 
 
 def _linked_person(ctx: ServiceContext, result: VerificationResult) -> PersonRow | None:

@@ -1,7 +1,9 @@
 """Cards and the people they belong to: issuing a virtual card to an insured person and linking its
 certificate, renewing it (the new certificate linked, the old one unlinked and revoked), revoking it.
 
-Linking is composition: ``card_reader`` makes and revokes cards, ``payer_registry`` keeps the links."""
+Linking is composition: ``card_reader`` makes and revokes cards, ``payer_registry`` keeps the links.
+Only here is a card linked (payers' records never carry links), and each change is audited: a link
+decides whose data a card opens."""
 
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ from pathlib import Path
 from cryptography import x509
 from sqlalchemy import Connection
 
+from app.service import audit
+from app.service.accounts import operator_name
+from app.service.audit import Action, Actor, Outcome
 from card_reader.authority import CURRENT_GENERATION, Authority
 from card_reader.card_file import CardState, save_card
 from card_reader.issuance import auth_certificate, issue_card, renew_card, revoke_card
 from card_reader.surface import SurfaceAttributes
 from payer_registry.card_links import CardLinkError, link_card, person_for_card, unlink_card
-from payer_registry.repository import find_person, person_qualifications
+from payer_registry.repository import PersonRow, find_person, person_qualifications
 
 
 def issuer_serial(certificate: x509.Certificate) -> tuple[str, int]:
@@ -43,10 +48,16 @@ def issue_linked_card(
         raise CardLinkError(f"no insured person with number {number}")
     holder = SurfaceAttributes(person.name, person.address, person.birth_date, person.sex)
     state = issue_card(authority, holder, pin, signature_pin, generation=generation)
-    certificate = auth_certificate(state)
-    link_card(conn, number, *issuer_serial(certificate))
+    link_issued_card(conn, number, state)
     save_card(out, state)
-    return certificate
+    return auth_certificate(state)
+
+
+def link_issued_card(conn: Connection, number: str, state: CardState) -> None:
+    """Link a newly issued card's certificate to the holder of ``number``, audited."""
+    certificate = certificate_of(state)
+    link_card(conn, number, *certificate)
+    _audit_link(conn, Outcome.LINKED, person_for_card(conn, *certificate))
 
 
 def renew_linked_card(
@@ -62,7 +73,9 @@ def renew_linked_card(
         number = _current_number(conn, old)
     renewed = renew_card(authority, old, generation)
     unlink_card(conn, *certificate_of(old), reason="renewed")
-    link_card(conn, number, *certificate_of(renewed))
+    certificate = certificate_of(renewed)
+    link_card(conn, number, *certificate)
+    _audit_link(conn, Outcome.RENEWED, person_for_card(conn, *certificate))
     revoke_card(authority, old, x509.ReasonFlags.superseded)
     return renewed
 
@@ -70,11 +83,24 @@ def renew_linked_card(
 def revoke_linked_card(conn: Connection, authority: Authority, state: CardState) -> bool:
     """Revoke the card and end its link; whether it was linked."""
     issuer, serial = certificate_of(state)
-    linked = person_for_card(conn, issuer, serial) is not None
-    if linked:
+    holder = person_for_card(conn, issuer, serial)
+    if holder is not None:
         unlink_card(conn, issuer, serial, reason="revoked")
+    _audit_link(conn, Outcome.REVOKED, holder)
     revoke_card(authority, state)
-    return linked
+    return holder is not None
+
+
+def _audit_link(conn: Connection, outcome: Outcome, holder: PersonRow | None) -> None:
+    """A card's link made, moved to a renewed card or ended, by the operator running the command."""
+    audit.append(
+        conn,
+        actor=Actor.OPERATOR,
+        action=Action.CARD_LINK,
+        outcome=outcome,
+        staff_id=operator_name(),
+        person_id=holder.id if holder else None,
+    )
 
 
 def _current_number(conn: Connection, state: CardState) -> str:

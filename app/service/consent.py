@@ -4,6 +4,11 @@
 - Which categories an institution's reader offers (by default, and as registered); a patient can give
   only offered ones.
 - How long a consent lets the institution see the data (``ELIGSIM_CONSENT_TTL_HOURS``).
+- The newest choice stands: at a card visit every offered category is a choice, given or declined,
+  and for a person, institution and category the newest one decides; a decline withdraws an earlier
+  consent there. A decline is stored as a consent row that ends the moment it is given
+  (``available_until == consented_at``), so no table changes and every reader of the rows below
+  tells it apart from a consent.
 - What a consent makes visible: medical records need a live consent at the same institution; in an
   eligibility result the limit certificate and the specific-disease certificates show only when
   consented. A check by numbers (no card) can carry only the limit-certificate consent, given in front
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from app.service.errors import ServiceError
 from app.service.models import Consent
@@ -29,6 +34,8 @@ from payer_registry.clock import as_utc
 from payer_registry.models import table_of
 
 consents = table_of(Consent)
+# a row that is a consent, not a decline (which ends the moment it is given)
+_GIVEN = consents.c.available_until > consents.c.consented_at
 
 # 薬剤情報, 特定健診等情報, 診療情報, 手術情報, 限度額適用認定証関連情報, 特定疾病療養受療証
 CATEGORIES = (
@@ -70,6 +77,10 @@ class Grant:
     def from_choices(cls, choices: Mapping[str, bool]) -> Grant:
         return cls(tuple(category for category in CATEGORIES if choices.get(category)))
 
+    def declined(self, offered: Collection[str]) -> tuple[str, ...]:
+        """The offered categories the patient did not give: each is a choice too."""
+        return tuple(c for c in CATEGORIES if c in offered and c not in self.categories)
+
     def check_offered(self, offered: Collection[str]) -> None:
         refused = [category for category in self.categories if category not in offered]
         if refused:
@@ -92,41 +103,69 @@ def visible(eligibility: dict[str, Any], consented: Iterable[str]) -> dict[str, 
 
 
 def lifetime(consent_ttl_hours: float) -> dt.timedelta:
-    return dt.timedelta(hours=consent_ttl_hours)
+    """At least a microsecond, so that a consent never reads as a decline (which ends at once)."""
+    return max(dt.timedelta(hours=consent_ttl_hours), dt.timedelta(microseconds=1))
 
 
-def record_consents(
+def record_choices(
     conn: Connection,
     visit_id: str,
     person_id: int,
     institution_code: str,
     grant: Grant,
+    offered: Collection[str],
     at: dt.datetime,
     ttl: dt.timedelta,
 ) -> list[dict[str, Any]]:
-    """Store the consents given at one verification; returns them as plain data."""
-    rows = [
-        {
-            "visit_id": visit_id,
-            "person_id": person_id,
-            "institution_code": institution_code,
-            "category": category,
-            "consented_at": at,
-            "available_until": at + ttl,
-        }
-        for category in grant.categories
+    """Store the choices made at one verification: the given consents for ``ttl``, and a decline
+    for every other offered category, which also ends the person's earlier consents for it at this
+    institution now (so the portal and old visits show when they ended). Returns the given ones."""
+    given = [
+        _choice(visit_id, person_id, institution_code, c, at, at + ttl) for c in grant.categories
     ]
+    declined = grant.declined(offered)
+    rows = given + [_choice(visit_id, person_id, institution_code, c, at, at) for c in declined]
+    if declined:
+        conn.execute(
+            update(consents)
+            .where(
+                consents.c.person_id == person_id,
+                consents.c.institution_code == institution_code,
+                consents.c.category.in_(declined),
+                consents.c.available_until > at,
+            )
+            .values(available_until=at)
+        )
     if rows:
         conn.execute(consents.insert(), rows)
-    return rows
+    return given
+
+
+def _choice(
+    visit_id: str,
+    person_id: int,
+    institution_code: str,
+    category: str,
+    at: dt.datetime,
+    until: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "visit_id": visit_id,
+        "person_id": person_id,
+        "institution_code": institution_code,
+        "category": category,
+        "consented_at": at,
+        "available_until": until,
+    }
 
 
 def consent_state(
     conn: Connection, person_id: int, institution_code: str, category: str, at: dt.datetime
 ) -> tuple[ConsentState, int | None]:
-    """The newest consent of this person for this institution and category, and whether it is live."""
+    """The newest choice of this person for this institution and category, and whether it is a
+    live consent; a decline reads as ``NONE`` (with its id, so the audit says which choice)."""
     row = conn.execute(
-        select(consents.c.id, consents.c.available_until)
+        select(consents.c.id, consents.c.consented_at, consents.c.available_until)
         .where(
             consents.c.person_id == person_id,
             consents.c.institution_code == institution_code,
@@ -137,6 +176,8 @@ def consent_state(
     ).first()
     if row is None:
         return ConsentState.NONE, None
+    if _declined(row._asdict()):
+        return ConsentState.NONE, row.id
     live = as_utc(row.available_until) > at
     return (ConsentState.LIVE if live else ConsentState.EXPIRED), row.id
 
@@ -158,6 +199,7 @@ def live_categories(given: Iterable[Mapping[str, Any]], at: dt.datetime) -> set[
 
 
 def consents_of_person(conn: Connection, person_id: int) -> list[dict[str, Any]]:
+    """Every consent the person gave (declines left out), newest first."""
     stmt = (
         select(
             consents.c.institution_code,
@@ -165,19 +207,33 @@ def consents_of_person(conn: Connection, person_id: int) -> list[dict[str, Any]]
             consents.c.consented_at,
             consents.c.available_until,
         )
-        .where(consents.c.person_id == person_id)
+        .where(consents.c.person_id == person_id, _GIVEN)
         .order_by(consents.c.consented_at.desc())
     )
     return [_with_utc(row._asdict()) for row in conn.execute(stmt)]
 
 
-def consents_of_visit(conn: Connection, visit_id: str) -> list[dict[str, Any]]:
+def current_consents(
+    conn: Connection, person_id: int, institution_code: str
+) -> list[dict[str, Any]]:
+    """What the person consents to at the institution now: per category, the newest choice when it
+    is a consent (live or expired, as its ``available_until`` says); a declined category is absent."""
     stmt = (
         select(consents.c.category, consents.c.consented_at, consents.c.available_until)
-        .where(consents.c.visit_id == visit_id)
-        .order_by(consents.c.id)
+        .where(
+            consents.c.person_id == person_id,
+            consents.c.institution_code == institution_code,
+        )
+        .order_by(consents.c.consented_at.desc(), consents.c.id.desc())
     )
-    return [_with_utc(row._asdict()) for row in conn.execute(stmt)]
+    newest: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(stmt):
+        newest.setdefault(row.category, _with_utc(row._asdict()))
+    return [
+        newest[category]
+        for category in CATEGORIES
+        if category in newest and not _declined(newest[category])
+    ]
 
 
 def rules() -> dict[str, Any]:
@@ -188,6 +244,11 @@ def rules() -> dict[str, Any]:
         "certificate_categories": list(CERTIFICATE_CATEGORIES),
         "default_offered": list(DEFAULT_OFFERED),
     }
+
+
+def _declined(choice: Mapping[str, Any]) -> bool:
+    """A decline ends the moment it is given; a consent lasts its lifetime."""
+    return bool(choice["available_until"] <= choice["consented_at"])
 
 
 def _with_utc(row: dict[str, Any]) -> dict[str, Any]:

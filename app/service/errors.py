@@ -28,8 +28,13 @@ SERVICE_ERRORS = {
     "BATCH_QUEUE_UNAVAILABLE": (
         "the background job queue (Redis) is unavailable; card and number checks still work"
     ),
+    "BATCH_BIRTH_DATE_PROBING": (
+        "the batch repeats one insured number with more than 3 different birth dates"
+    ),
+    "INQUIRY_FAILED": "this batch line could not be answered; the batch's other lines were",
     "TOO_MANY_RECORDS": "more records than this endpoint takes at once; use the upload endpoint",
     "RECORD_CONFLICT": "a record's insured numbers belong to different registered persons",
+    "PAYER_INSURER_FORBIDDEN": "the payer account may not write persons of this insurer",
     "STATION_NOT_READY": (
         "the reader station has no institution key: run scripts/run or `eligsim demo setup`"
     ),

@@ -22,8 +22,27 @@ class Institution(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Payer(Base):
+    """A payer account (an insurer's or its agent's system). Names are not unique: the id is the
+    account."""
+
+    __tablename__ = "payers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PayerInsurer(Base):
+    """An insurer whose persons a payer account may write; an account writes nobody else."""
+
+    __tablename__ = "payer_insurers"
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"), primary_key=True)
+    insurer_number: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+
 class ApiKey(Base):
-    """A bearer key, stored as its SHA-256 digest; ``prefix`` finds the row without the secret."""
+    """A bearer key, stored as its SHA-256 digest; ``prefix`` finds the row without the secret.
+    It belongs to an institution or to a payer account."""
 
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -31,7 +50,7 @@ class ApiKey(Base):
     digest: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(12))
     institution_code: Mapped[str | None] = mapped_column(ForeignKey("institutions.code"))
-    payer_name: Mapped[str | None] = mapped_column(String(100))
+    payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -148,11 +167,12 @@ class BatchItem(Base):
 
 
 class PayerUpload(Base):
-    """A large payer upload of person records, written by a background job."""
+    """A large payer upload of person records, written by a background job; only the payer account
+    that sent it sees it."""
 
     __tablename__ = "payer_uploads"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    payer_name: Mapped[str] = mapped_column(String(100))
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"), index=True)
     records: Mapped[str] = mapped_column(Text)
     total: Mapped[int] = mapped_column(Integer)
     written: Mapped[int] = mapped_column(Integer, default=0)

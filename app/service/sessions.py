@@ -1,4 +1,6 @@
-"""Card sessions (single-use server challenges) and the visits a verified card opens."""
+"""Card sessions (single-use server challenges), the visits a verified card opens, and the
+patient's portal sessions. Expired card and portal sessions are of no use to anyone, so opening a
+new one deletes up to ``PURGE_AT_MOST`` of them: the tables stay as small as the live sessions."""
 
 from __future__ import annotations
 
@@ -8,7 +10,18 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    and_,
+    delete,
+    or_,
+    select,
+    update,
+)
 
 from app.service.accounts import token_digest
 from app.service.models import CardSession, PortalSession, Visit
@@ -20,6 +33,8 @@ visits = table_of(Visit)
 portal_sessions = table_of(PortalSession)
 CHALLENGE_BYTES = 32
 PURPOSES = ("visit", "portal")
+# expired rows deleted per new session: bounded work per call, yet they cannot pile up
+PURGE_AT_MOST = 500
 
 
 class ChallengeInvalid(LookupError):
@@ -49,6 +64,7 @@ def open_session(
     conn: Connection, institution_code: str | None, purpose: str, ttl: dt.timedelta
 ) -> IssuedChallenge:
     """Issue a fresh random challenge; ``institution_code`` is None for the patient portal."""
+    _purge_expired(conn, card_sessions, card_sessions.c.id)
     issued = IssuedChallenge(
         str(uuid.uuid4()), secrets.token_bytes(CHALLENGE_BYTES), now_utc() + ttl
     )
@@ -138,6 +154,7 @@ def open_portal_session(
     conn: Connection, person_id: int, ttl: dt.timedelta
 ) -> tuple[str, dt.datetime]:
     """A bearer token for the patient's own view (stored only as its digest) and its expiry."""
+    _purge_expired(conn, portal_sessions, portal_sessions.c.digest)
     token, expires_at = secrets.token_urlsafe(32), now_utc() + ttl
     conn.execute(
         portal_sessions.insert().values(
@@ -154,6 +171,18 @@ def portal_person(conn: Connection, token: str) -> int | None:
         )
     ).first()
     return row.person_id if row and as_utc(row.expires_at) > now_utc() else None
+
+
+def _purge_expired(conn: Connection, table: Table, key: Column[Any]) -> None:
+    """Delete up to ``PURGE_AT_MOST`` expired rows of ``table``. Rows another transaction holds are
+    skipped (PostgreSQL), so concurrent purges neither wait on nor deadlock with each other."""
+    expired = (
+        select(key)
+        .where(table.c.expires_at < now_utc())
+        .limit(PURGE_AT_MOST)
+        .with_for_update(skip_locked=True)
+    )
+    conn.execute(delete(table).where(key.in_(expired)))
 
 
 def _same(column: ColumnElement[Any], value: str | None) -> ColumnElement[bool]:

@@ -54,25 +54,28 @@ def open_card_visit(
     grant: consent.Grant,
     staff_id: str | None = None,
 ) -> dict[str, Any]:
-    """The card's answer checked for institution ``code``: the consents recorded, the visit opened
-    and audited; its id, eligibility and consents."""
+    """The card's answer checked for institution ``code``: the visit opened, the patient's choice
+    for every offered category recorded (given or declined) and audited; its id, eligibility and
+    the consents given."""
     with ctx.registry.connect() as conn:
         found = institution(conn, code)
-    grant.check_offered(found.offered if found else ())
-    person = prove_card(ctx, session_id, code, "visit", proof, staff_id)
+    offered = found.offered if found else ()
+    grant.check_offered(offered)
+    person = prove_card(ctx, session_id, code, "visit", proof, staff_id, grant.categories)
     with ctx.registry.begin() as conn:
         visit = open_visit(conn, code, person.id, proof.method, staff_id)
-        consents = consent.record_consents(
+        consents = consent.record_choices(
             conn,
             visit.id,
             person.id,
             code,
             grant,
+            offered,
             visit.confirmed_at,
             consent.lifetime(ctx.settings.consent_ttl_hours),
         )
         result = confirm_person(conn, person.id, today_in_japan())
-        _audit_visit(conn, visit, grant, result.validity)
+        _audit_visit(conn, visit, result.validity, grant, grant.declined(offered))
     return {
         "visit_id": visit.id,
         "eligibility": consent.visible(confirmation_dict(result), grant.categories),
@@ -81,7 +84,11 @@ def open_card_visit(
 
 
 def _audit_visit(
-    conn: Connection, visit: VisitRow, grant: consent.Grant, validity: audit.AnyOutcome
+    conn: Connection,
+    visit: VisitRow,
+    validity: audit.AnyOutcome,
+    grant: consent.Grant,
+    declined: tuple[str, ...],
 ) -> None:
     common: dict[str, Any] = {
         "actor": Actor.INSTITUTION,
@@ -91,10 +98,9 @@ def _audit_visit(
         "visit_id": visit.id,
     }
     audit.append(conn, action=Action.CARD_VERIFICATION, outcome=validity, **common)
-    for category in grant.categories:
-        audit.append(
-            conn, action=Action.CONSENT, outcome=Outcome.GIVEN, category=category, **common
-        )
+    choices = [(c, Outcome.GIVEN) for c in grant.categories]
+    for category, outcome in choices + [(c, Outcome.DECLINED) for c in declined]:
+        audit.append(conn, action=Action.CONSENT, outcome=outcome, category=category, **common)
 
 
 def own_visit(ctx: ServiceContext, visit_id: str, institution_code: str) -> VisitRow:
@@ -107,10 +113,11 @@ def own_visit(ctx: ServiceContext, visit_id: str, institution_code: str) -> Visi
 
 
 def visit_summary(ctx: ServiceContext, institution_code: str, visit_id: str) -> dict[str, Any]:
-    """The visit's eligibility (as of its confirmation day) and the consents given at it."""
+    """The visit's eligibility (as of its confirmation day) and what the patient consents to at
+    this institution now: a later visit's choices, a decline included, replace this one's."""
     visit = own_visit(ctx, visit_id, institution_code)
     with ctx.registry.connect() as conn:
-        consents = consent.consents_of_visit(conn, visit_id)
+        consents = consent.current_consents(conn, visit.person_id, institution_code)
         result = confirm_person(conn, visit.person_id, visit.confirmed_at.astimezone(JAPAN).date())
     live = consent.live_categories(consents, now_utc())
     return {

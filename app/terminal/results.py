@@ -274,7 +274,7 @@ def bulk_results(
     add(head, "NumberOfError", batch["error"])
     add(head, "CharacterCodeIdentifier", character_code)
     for line in batch["results"]:
-        if line["eligibility"] is not None:
+        if line["eligibility"] is not None or line.get("error"):
             _bulk_unit(body, line)
     return root
 
@@ -291,6 +291,12 @@ def _bulk_unit(body: ET.Element, line: Mapping[str, Any]) -> None:
     consent_flag = "1" if inquiry.get("limit_certificate_consent") else "0"
     add(info, "LimitApplicationCertificateRelatedConsFlg", consent_flag)
     add(info, "ArbitraryIdentifier", inquiry.get("arbitrary_identifier"))
+    if eligibility is None:  # the line could not be answered; the others were
+        add(unit, "ProcessingResultStatus", "2")
+        add(unit, "ProcessingResultCode", line["error"]["code"])
+        add(unit, "ProcessingResultMessage", line["error"]["message"])
+        add(unit, "ReferenceNumber", line["position"] + 1)
+        return
     processing_status(unit, eligibility)
     if eligibility.get("insurer_number"):
         found = qualification(unit, eligibility, ConsentFlags())

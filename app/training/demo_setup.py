@@ -1,6 +1,8 @@
 """Demo data on a seeded registry (``eligsim demo setup``, called by ``scripts/run``): a demo clinic
-offering every consent category, a fresh API key, its face-recognition reader, and three virtual
-cards (PIN 1234) of persons with a valid qualification today. Running it again reuses what exists.
+offering every consent category, an API key, its face-recognition reader, and three virtual cards
+(PIN 1234) of persons with a valid qualification today. Running it again reuses what exists: the key
+in ``<out-dir>/api-key`` while it still authenticates (else the clinic's keys are rotated, so no
+demo key is left valid unseen).
 
 ``<out-dir>/demo.json`` (mode 0600, it holds the key) gives ``eligsim demo`` its defaults.
 """
@@ -17,9 +19,10 @@ from app.database import open_registry
 from app.service.accounts import (
     add_institution,
     add_reader_key,
+    authenticate,
     institution,
-    new_institution_key,
     reader_keys_of,
+    rotate_institution_key,
 )
 from app.service.cards import issue_linked_card, issuer_serial
 from app.service.consent import CATEGORIES
@@ -40,6 +43,7 @@ DEMO_NAME = "デモ内科クリニック"
 DEMO_PIN = "1234"
 DEFAULT_URL = "http://127.0.0.1:8000"
 CONFIG_FILE = "demo.json"
+KEY_FILE = "api-key"
 # (card file name, needs medications, needs checkups); the first is the demo's default card
 ROLES = (
     ("medications-and-checkups", True, True),
@@ -80,20 +84,36 @@ def set_up(settings: Settings, out_dir: Path, url: str = DEFAULT_URL) -> DemoCon
     registry = open_registry(settings)
     authority = Authority(settings.jpki_dir)
     with registry.begin() as conn:
-        api_key = _institution_key(conn)
+        api_key = _institution_key(conn, _saved_key(out_dir / KEY_FILE))
         _register_face_reader(conn, FaceReader.load_or_create(settings.var_dir))
         cards = _cards(conn, authority, out_dir.resolve() / "cards")
     config = DemoConfig(url, api_key, DEMO_CODE, cards[0].path, DEMO_PIN, cards)
     document = json.dumps(asdict(config), ensure_ascii=False, indent=1)
     write_private(out_dir / CONFIG_FILE, document.encode("utf-8"))
-    write_private(out_dir / "api-key", f"{api_key}\n".encode("ascii"))
+    write_private(out_dir / KEY_FILE, f"{api_key}\n".encode("ascii"))
     return config
 
 
-def _institution_key(conn: Connection) -> str:
+def _saved_key(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _institution_key(conn: Connection, saved: str | None) -> str:
+    """The saved key while it is still the demo clinic's live key, else a new one replacing all of
+    the clinic's earlier keys."""
     if institution(conn, DEMO_CODE) is None:
         return add_institution(conn, DEMO_CODE, DEMO_NAME, "medical", CATEGORIES)
-    return new_institution_key(conn, DEMO_CODE)
+    if saved and _is_demo_key(conn, saved):
+        return saved
+    return rotate_institution_key(conn, DEMO_CODE)
+
+
+def _is_demo_key(conn: Connection, key: str) -> bool:
+    principal = authenticate(conn, key)
+    return principal is not None and principal.institution_code == DEMO_CODE
 
 
 def _register_face_reader(conn: Connection, reader: FaceReader) -> None:

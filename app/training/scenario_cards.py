@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from app.service.cards import certificate_of, renew_linked_card, revoke_linked_card
+from app.service.cards import link_issued_card, renew_linked_card, revoke_linked_card
 from app.settings import Settings
 from app.training.scenarios import PIN, CardSetup, Scenario, ScenarioSetupError, write_manifest
 from card_reader.authority import GENERATIONS, Authority
@@ -22,7 +22,7 @@ from card_reader.card_file import CardState, save_card
 from card_reader.errors import CardError
 from card_reader.issuance import issue_card
 from card_reader.surface import SurfaceAttributes
-from payer_registry.card_links import CardLinkError, link_card
+from payer_registry.card_links import CardLinkError
 from payer_registry.db import Registry
 
 EXPIRED_ISSUE_AGO = dt.timedelta(
@@ -53,7 +53,7 @@ def _issue(conn: Connection, authority: Authority, var_dir: Path, scenario: Scen
     setup = scenario.card
     state = _new_card(authority, scenario.records[0], expired=setup is CardSetup.EXPIRED)
     if setup is not CardSetup.NOT_LINKED:
-        link_card(conn, scenario.holder_number, *certificate_of(state))
+        link_issued_card(conn, scenario.holder_number, state)
     if setup in _TRIES_LEFT:
         state.auth_pin.tries_left = _TRIES_LEFT[setup]
     elif setup is CardSetup.REVOKED:

@@ -28,7 +28,7 @@ from payer_registry.confirmation import Inquiry
 from payer_registry.db import Registry
 from payer_registry.identifiers import InsuredNumber, parse_insured_number
 from payer_registry.limits import BRACKETS
-from payer_registry.records import PERSON_RECORD
+from payer_registry.records import PersonRecordSchema
 from payer_registry.writer import upsert_record
 
 PIN = "1234"
@@ -380,7 +380,7 @@ def scenarios(today: dt.date) -> list[Scenario]:
     result = [scenario for group in _GROUPS for scenario in group(people)]
     for scenario in result:
         for record in scenario.records:
-            PERSON_RECORD.load(record)
+            PersonRecordSchema(today=today).load(record)
     return result
 
 
@@ -390,7 +390,7 @@ def seed_scenarios(registry: Registry, today: dt.date) -> list[Scenario]:
     with registry.begin() as conn:
         for scenario in defined:
             for record in scenario.records:
-                upsert_record(conn, PERSON_RECORD.load(record))
+                upsert_record(conn, PersonRecordSchema(today=today).load(record))
     return defined
 
 

@@ -41,7 +41,7 @@ def current_principal(kind: str) -> Principal:
     key = bearer_key()
     if key is None:
         raise ApiError("AUTH_REQUIRED", "send an API key as 'Authorization: Bearer KEY'")
-    principal = _known_principal(key)
+    principal = known_principal(key)
     if principal is None:
         raise ServiceError("AUTH_INVALID", "the API key is not valid")
     if principal.kind != kind:
@@ -54,7 +54,7 @@ KNOWN_FOR = 10.0  # seconds a key's owner is remembered by this process
 KNOWN_AT_MOST = 4096
 
 
-def _known_principal(key: str) -> Principal | None:
+def known_principal(key: str) -> Principal | None:
     """The key's owner, looked up in the registry at most every few seconds per process."""
     now = time.monotonic()
     cached = _KNOWN.get(key)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from app.service.consent import RECORD_PAGES
 from app.service.visits import medical_records
@@ -38,7 +39,9 @@ def add_record_routes(
         view.__name__ = name.format(category=category)
         view.__doc__ = view.__doc__ or ""
         decorated = blueprint.response(200, PageSchema)(view)
-        decorated = blueprint.arguments(DateRangeQuerySchema, location="query")(decorated)
+        decorated = blueprint.arguments(DateRangeQuerySchema, location="query", unknown=RAISE)(
+            decorated
+        )
         for guard in guards:
             decorated = guard(decorated)
         decorated = operation(blueprint, view.__name__)(decorated)

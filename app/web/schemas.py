@@ -7,14 +7,14 @@ import base64
 import binascii
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from app.service.card_proof import METHODS, CardProof
 from app.service.consent import CATEGORIES
+from payer_registry import identifiers
 from payer_registry.eligibility import RELATIONSHIP_CODES, VALIDITY_CODES
-from payer_registry.identifiers import IdentifierError, validate_insurer_number
 from payer_registry.presenting import jsonable
-from payer_registry.records import CARD_CLASSIFICATIONS, POST_CODE
+from payer_registry.records import CARD_CLASSIFICATIONS, POST_CODE, identifier
 
 
 class StrictBoolean(fields.Boolean):
@@ -245,7 +245,7 @@ class VerificationSchema(CardProofSchema):
         metadata={
             "description": "PKCS#1 v1.5 SHA-256, base64. PIN mode: the card's signature over the "
             "challenge. Face mode: a registered reader key's signature over the challenge followed "
-            "by the certificate DER"
+            "by the certificate DER and the given consent categories (sorted, joined by ',')"
         },
     )
     method = fields.String(
@@ -266,24 +266,29 @@ class VisitOpenedSchema(Schema):
 class EligibilityCheckSchema(StrictSchema):
     insurer_number = fields.String(
         required=True,
-        metadata={"example": "06139992", "pattern": "^([0-9]{6}|[0-9]{8})$"},
+        validate=identifier(identifiers.validate_insurer_number),
+        metadata={"example": "06139992", "pattern": f"^({identifiers.INSURER_NUMBER})$"},
     )
-    symbol = fields.String(load_default="", validate=validate.Regexp(r"^[^:\s]{0,20}$"))
-    number = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-Za-z\-]{1,20}$"))
+    symbol = fields.String(
+        load_default="",
+        validate=identifier(identifiers.validate_symbol),
+        metadata={"pattern": f"^{identifiers.SYMBOL}$"},
+    )
+    number = fields.String(
+        required=True,
+        validate=identifier(identifiers.validate_card_number),
+        metadata={"pattern": f"^{identifiers.CARD_NUMBER}$"},
+    )
     branch = fields.String(
-        load_default=None, allow_none=True, validate=validate.Regexp(r"^[0-9]{2}$")
+        load_default=None,
+        allow_none=True,
+        validate=identifier(identifiers.validate_branch),
+        metadata={"pattern": f"^{identifiers.BRANCH}$"},
     )
     birth_date = fields.Date(required=True)
     limit_certificate_consent = StrictBoolean(load_default=False)
     confirmation_date = fields.Date(load_default=None, allow_none=True)
     staff_id = fields.String(load_default=None, validate=validate.Length(max=40))
-
-    @validates("insurer_number")
-    def _insurer(self, value: str, **_: Any) -> None:
-        try:
-            validate_insurer_number(value)
-        except IdentifierError as error:
-            raise ValidationError(str(error)) from None
 
 
 class EligibilityResultSchema(StrictSchema):

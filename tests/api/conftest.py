@@ -62,7 +62,7 @@ def keys(registry):
         return {
             "clinic": add_institution(conn, CLINIC, "霞が関内科クリニック"),
             "pharmacy": add_institution(conn, PHARMACY, "かすみ薬局"),
-            "payer": add_payer(conn, "霞が関健康保険組合"),
+            "payer": add_payer(conn, "霞が関健康保険組合", insurers=["06139992"]),
         }
 
 

@@ -1,8 +1,15 @@
 """A whole card visit in process: challenge, proof, consents, eligibility, consent-gated medical data."""
 
-import pytest
+import base64
+import time
 
+import pytest
+from sqlalchemy import select
+
+from app import create_app
 from app.service.audit import verify_chain
+from app.service.sessions import card_sessions
+from app.settings import load_settings
 from tests.api.conftest import bearer, card_answer, present_card
 
 
@@ -108,3 +115,44 @@ def test_bad_verification_bodies(client, keys, card, change, field):
     )
     assert response.status_code == 422
     assert field in response.get_json()["error"]["details"]["json"]
+
+
+SHA256_WITH_RSA = bytes.fromhex("2a864886f70d01010b")  # 1.2.840.113549.1.1.11, DER contents
+UNKNOWN_ALGORITHM = bytes.fromhex("2a864886f70d01017f")  # 1.2.840.113549.1.1.127, same length
+
+
+def with_unknown_signature_algorithm(answer: dict) -> dict:
+    """The card's answer with its certificate naming a signature algorithm no one knows (both in
+    the signed part and outside it; same length, so the DER stays well formed)."""
+    certificate = base64.b64decode(answer["certificate"])
+    assert certificate.count(SHA256_WITH_RSA) == 2
+    forged = certificate.replace(SHA256_WITH_RSA, UNKNOWN_ALGORITHM)
+    return {**answer, "certificate": base64.b64encode(forged).decode()}
+
+
+def test_an_unknown_signature_algorithm_is_refused_and_audited(client, keys, card, registry):
+    session = client.post("/api/v1/card-sessions", headers=bearer(keys["clinic"])).get_json()
+    url = f"/api/v1/card-sessions/{session['session_id']}/verification"
+    answer = with_unknown_signature_algorithm(card_answer(card, session["challenge"]))
+    response = client.post(url, json=answer, headers=bearer(keys["clinic"]))
+    assert (response.status_code, response.get_json()["error"]["code"]) == (422, "CERT_UNTRUSTED")
+    assert "1.2.840.113549.1.1.127" in response.get_json()["error"]["message"]
+    with registry.connect() as conn:
+        assert verify_chain(conn).entries == 1
+    again = client.post(
+        url, json=card_answer(card, session["challenge"]), headers=bearer(keys["clinic"])
+    )
+    assert (again.status_code, again.get_json()["error"]["code"]) == (409, "CHALLENGE_INVALID")
+
+
+def test_expired_card_sessions_are_purged(environment, keys, registry):
+    short = create_app(load_settings({**environment, "ELIGSIM_CHALLENGE_TTL_SECONDS": "1"}))
+    client = short.test_client()
+    for _ in range(3):
+        client.post("/api/v1/card-sessions", headers=bearer(keys["clinic"]))
+    time.sleep(1.1)
+    fresh = client.post("/api/v1/card-sessions", headers=bearer(keys["clinic"])).get_json()
+    with registry.connect() as conn:
+        left = conn.execute(select(card_sessions.c.id)).scalars().all()
+    assert left == [fresh["session_id"]]
+    short.extensions["registry"].dispose()

@@ -63,9 +63,15 @@ def test_a_face_visit_needs_no_pin(front_desk, card, registry, tmp_path):
         add_reader_key(conn, CLINIC, "受付1", reader.public_key_pem())
     steps = []
     visit = front_desk.run_visit(
-        InProcessTransport(card), None, face_reader=reader, on_step=lambda n, _t: steps.append(n)
+        InProcessTransport(card),
+        None,
+        iter(["medication"]),  # read once for the reader's attestation, once for the server
+        face_reader=reader,
+        on_step=lambda n, _t: steps.append(n),
     )
     assert visit.method == "face" and "pin" not in steps and "face" in steps
+    assert [c["category"] for c in visit.consents] == ["medication"]
+    assert front_desk.medications(visit.visit_id)["total"] == 1
 
 
 def test_a_wrong_pin_is_a_card_error_and_nothing_is_verified(front_desk, card):

@@ -100,7 +100,7 @@ def test_setup_is_idempotent_and_keeps_the_key_private(seeded):
     again = json.loads((out_dir / "demo.json").read_text())
 
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
-    assert second.stdout.splitlines()[-1] == again["api_key"] != config["api_key"]
+    assert second.stdout.splitlines()[-1] == again["api_key"] == config["api_key"]
     assert (out_dir / "api-key").read_text().strip() == again["api_key"]
     assert [c["path"] for c in again["cards"]] == [c["path"] for c in config["cards"]]
     assert [auth_certificate(load_card(Path(c["path"]))).serial_number for c in again["cards"]] == (

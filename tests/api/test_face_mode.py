@@ -1,12 +1,15 @@
 """Face mode (docs/rules.md §6): a registered face-recognition reader attests instead of the card's key."""
 
 import base64
+from collections.abc import Iterable
 
 import pytest
 from cryptography import x509
+from sqlalchemy import func, select
 
 from app.service.accounts import add_reader_key
 from app.service.audit import verify_chain
+from app.service.consent import consents
 from card_reader.authority import Authority
 from card_reader.face_reader import FaceReader
 from card_reader.jpki import JpkiClient
@@ -33,10 +36,11 @@ def reader(registry, keys, face_readers) -> FaceReader:
     return face_readers["registered"]
 
 
-def face_answer(card, challenge_b64: str, reader: FaceReader) -> dict:
-    """What a face-mode reader sends: the card's certificate (read without a PIN), its attestation."""
+def face_answer(card, challenge_b64: str, reader: FaceReader, consents: Iterable[str] = ()) -> dict:
+    """What a face-mode reader sends: the card's certificate (read without a PIN), its attestation
+    over the challenge, the certificate and the ``consents`` chosen on its screen."""
     certificate = JpkiClient(InProcessTransport(card)).read_auth_certificate()
-    signature = reader.attest(base64.b64decode(challenge_b64), certificate)
+    signature = reader.attest(base64.b64decode(challenge_b64), certificate, consents)
     return {"certificate": b64(certificate), "signature": b64(signature), "method": "face"}
 
 
@@ -60,7 +64,10 @@ def error_of(response) -> tuple[int, str]:
 
 def test_face_visit_with_a_registered_reader(client, keys, card, reader):
     response = verify_face(
-        client, keys["clinic"], lambda c: face_answer(card, c, reader), {"medication": True}
+        client,
+        keys["clinic"],
+        lambda c: face_answer(card, c, reader, ["medication"]),
+        {"medication": True},
     )
     assert response.status_code == 201
     body = response.get_json()
@@ -102,11 +109,38 @@ def test_the_cards_own_signature_is_not_a_face_attestation(client, keys, card, r
 
 def test_an_attestation_binds_the_certificate(client, keys, card, reader):
     def over_another_certificate(challenge: str) -> dict:
-        signature = reader.attest(base64.b64decode(challenge), b"another certificate")
+        signature = reader.attest(base64.b64decode(challenge), b"another certificate", [])
         return {**face_answer(card, challenge, reader), "signature": b64(signature)}
 
     response = verify_face(client, keys["clinic"], over_another_certificate)
     assert error_of(response) == (422, "SIGNATURE_INVALID")
+
+
+def test_consents_the_reader_did_not_attest_are_refused_and_audited(
+    client, keys, card, reader, registry
+):
+    """Front-desk software adds a consent to what the patient chose at the face reader (nothing)."""
+    response = verify_face(
+        client, keys["clinic"], lambda c: face_answer(card, c, reader), {"medication": True}
+    )
+    assert error_of(response) == (422, "SIGNATURE_INVALID")
+    with registry.connect() as conn:
+        assert verify_chain(conn).entries == 1
+        assert conn.execute(select(func.count()).select_from(consents)).scalar() == 0
+
+
+def test_consents_are_attested_in_any_order(client, keys, card, reader):
+    """The reader signs the categories as a set: the order it lists them in does not matter."""
+    chosen = {"medication": True, "checkup": True, "limit_certificate": True}
+    response = verify_face(
+        client,
+        keys["clinic"],
+        lambda c: face_answer(card, c, reader, ["limit_certificate", "medication", "checkup"]),
+        chosen,
+    )
+    assert response.status_code == 201
+    given = [c["category"] for c in response.get_json()["consents"]]
+    assert given == ["medication", "checkup", "limit_certificate"]
 
 
 def test_a_revoked_card_is_refused_in_face_mode(client, keys, card, reader, app):
@@ -120,7 +154,7 @@ def test_a_revoked_card_is_refused_in_face_mode(client, keys, card, reader, app)
 
 def test_an_untrusted_certificate_is_refused_in_face_mode(client, keys, reader):
     def garbage(challenge: str) -> dict:
-        signature = reader.attest(base64.b64decode(challenge), GARBAGE)
+        signature = reader.attest(base64.b64decode(challenge), GARBAGE, [])
         return {"certificate": b64(GARBAGE), "signature": b64(signature), "method": "face"}
 
     response = verify_face(client, keys["clinic"], garbage)

@@ -5,7 +5,7 @@ from sqlalchemy import update
 
 from app.service.batches import BatchRangeJob
 from app.service.jobs import run_with_retries
-from app.service.models import BatchItem, PayerUpload
+from app.service.models import PayerUpload
 from payer_registry.models import table_of
 from tests.api.conftest import BASE_RECORD, bearer
 from tests.api.test_batches import GOOD, submit
@@ -14,10 +14,14 @@ from tests.api.workers import start_worker
 POISON = "{not json"  # what a job cannot read, however often it retries
 
 
-def poison_batch(registry, number: str) -> None:
-    items = table_of(BatchItem)
+def poison_batch(registry) -> None:
+    """The database refuses to store any batch answer, as a full disk would, on every retry (one
+    unreadable line no longer fails a batch: it gets an error result)."""
     with registry.begin() as conn:
-        conn.execute(update(items).where(items.c.reception_number == number).values(inquiry=POISON))
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_answers BEFORE UPDATE ON batch_items "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
 
 
 def poison_upload(registry, upload_id: str) -> None:
@@ -35,7 +39,7 @@ def burst(rq_environment) -> None:
 def test_rq_batch_failing_every_retry_ends_failed(rq_app, rq_environment, keys, person):
     client = rq_app.test_client()
     number = submit(client, keys["clinic"], [GOOD]).get_json()["reception_number"]
-    poison_batch(rq_app.extensions["registry"], number)
+    poison_batch(rq_app.extensions["registry"])
     burst(rq_environment)
     body = client.get(f"/api/v1/batches/{number}", headers=bearer(keys["clinic"])).get_json()
     assert (body["status"], body["processed"]) == ("failed", 0)
@@ -59,7 +63,7 @@ def test_in_process_batch_failing_every_retry_ends_failed(rq_app, keys, person):
     client = rq_app.test_client()
     number = submit(client, keys["clinic"], [GOOD]).get_json()["reception_number"]
     registry = rq_app.extensions["registry"]
-    poison_batch(registry, number)
+    poison_batch(registry)
     run_with_retries(registry, BatchRangeJob(number, 0, 1))
     body = client.get(f"/api/v1/batches/{number}", headers=bearer(keys["clinic"])).get_json()
     assert body["status"] == "failed"

@@ -31,7 +31,7 @@ def test_card_visit_consent_and_records(client, keys, card, registry):
     assert records.get_json()["total"] == 1
     with registry.connect() as conn:
         report = verify_chain(conn)
-    assert (report.intact, report.entries) == (True, 3)
+    assert (report.intact, report.entries) == (True, 6)  # verification, 4 choices, 1 look
 
 
 def test_batch(client, keys, person):

@@ -1,10 +1,12 @@
 """The reader station behind the front-desk and patient pages (Flask test client)."""
 
 import json
+import re
 from dataclasses import replace
 
 import pytest
 
+from app.frontdesk.station import TOKEN_HEADER
 from app.service.accounts import add_reader_key
 from card_reader.card_file import load_card, save_card
 from card_reader.errors import NoPcscService
@@ -12,6 +14,7 @@ from card_reader.face_reader import FaceReader
 from tests.api.conftest import CLINIC, bearer
 
 STATION = "/frontdesk/api"
+TOKEN_TAG = re.compile(r'<meta name="station-token" content="([^"]*)">')
 
 
 @pytest.fixture
@@ -53,8 +56,19 @@ def set_tries(path, tries: int) -> None:
     save_card(path, replace(state, auth_pin=replace(state.auth_pin, tries_left=tries)))
 
 
-def visit(client, **body):
-    return client.post(f"{STATION}/visits", json={"reader": "scenario:valid", **body})
+def page_token(client, path: str = "/", **request) -> str:
+    """The station token the page at ``path`` embeds for its calls."""
+    return TOKEN_TAG.search(client.get(path, **request).get_data(as_text=True)).group(1)
+
+
+def post(client, path: str, body: dict, **request):
+    """A station call as the service's own page makes it: with the token of a page it loaded."""
+    headers = {TOKEN_HEADER: page_token(client), **request.pop("headers", {})}
+    return client.post(f"{STATION}{path}", json=body, headers=headers, **request)
+
+
+def visit(client, headers: dict | None = None, **body):
+    return post(client, "/visits", {"reader": "scenario:valid", **body}, headers=headers or {})
 
 
 def error_of(response) -> dict:
@@ -99,7 +113,7 @@ def test_a_wrong_pin_says_the_tries_left_and_the_right_one_resets_them(client, s
     wrong = visit(client, pin="9999")
     assert (wrong.status_code, error_of(wrong)["code"]) == (422, "WRONG_PIN")
     assert error_of(wrong)["details"]["tries_left"] == 2
-    checked = client.post(f"{STATION}/pin-checks", json={"reader": "scenario:valid", "pin": "1234"})
+    checked = post(client, "/pin-checks", {"reader": "scenario:valid", "pin": "1234"})
     assert checked.get_json() == {"tries_left": 3}
 
 
@@ -131,7 +145,7 @@ def test_unknown_readers_and_a_station_without_key_are_clear_errors(client, card
     unset = visit(client, pin="1234")
     assert (unset.status_code, error_of(unset)["code"]) == (503, "STATION_NOT_READY")
     assert "eligsim demo setup" in error_of(unset)["message"]
-    unknown = client.post(f"{STATION}/pin-checks", json={"reader": "../etc/passwd", "pin": "1234"})
+    unknown = post(client, "/pin-checks", {"reader": "../etc/passwd", "pin": "1234"})
     assert (unknown.status_code, error_of(unknown)["code"]) == (404, "NO_READER")
 
 
@@ -144,9 +158,7 @@ def test_another_institutions_visit_is_not_the_stations(client, station, card, k
 
 
 def test_the_patient_opens_the_portal_with_their_card(client, card_path):
-    opened = client.post(
-        f"{STATION}/portal-sessions", json={"reader": "scenario:valid", "pin": "1234"}
-    )
+    opened = post(client, "/portal-sessions", {"reader": "scenario:valid", "pin": "1234"})
     assert opened.status_code == 201
     me = client.get("/api/v1/portal/me", headers=bearer(opened.get_json()["token"]))
     assert me.get_json()["eligibility"]["validity"] == "valid"
@@ -200,9 +212,9 @@ def test_number_scenarios_are_checked_by_numbers(client, station, var_dir, perso
     assert (reader["id"], reader["kind"]) == ("scenario:lost", "numbers")
     assert reader["scenario"]["insured_number"] == entry["insured_number"]
     body = {"insurer_number": "06139992", "symbol": "12-34", "number": "5678", "branch": "01"}
-    checked = client.post(f"{STATION}/eligibility-checks", json=body | {"birth_date": "1980-05-01"})
+    checked = post(client, "/eligibility-checks", body | {"birth_date": "1980-05-01"})
     assert checked.get_json()["eligibility"]["validity"] == "valid"
-    as_card = client.post(f"{STATION}/pin-checks", json={"reader": "scenario:lost", "pin": "1234"})
+    as_card = post(client, "/pin-checks", {"reader": "scenario:lost", "pin": "1234"})
     assert error_of(as_card)["code"] == "NO_READER"
 
 
@@ -211,3 +223,155 @@ def test_the_station_answers_only_this_machine(client, address):
     response = client.get("/frontdesk/api/station", environ_base={"REMOTE_ADDR": address})
     error = response.get_json()["error"]
     assert (response.status_code, error["code"]) == (403, "STATION_LOCAL_ONLY")
+
+
+# -- a web page of another site cannot drive the station (DNS rebinding, cross-origin calls) --------
+
+REBOUND = {"Host": "evil.example"}  # a page whose DNS name now resolves to 127.0.0.1, same port
+
+
+@pytest.fixture
+def face_reader(registry, station, var_dir):
+    """The station's face reader, registered: a face-mode visit needs no PIN."""
+    reader = FaceReader.load_or_create(var_dir)
+    with registry.begin() as conn:
+        add_reader_key(conn, CLINIC, "受付1", reader.public_key_pem())
+    return reader
+
+
+def test_a_rebound_dns_name_neither_gets_a_token_nor_runs_a_visit(client, face_reader, card_path):
+    assert page_token(client, headers=REBOUND) == ""
+    looked = client.get(f"{STATION}/station", headers=REBOUND)
+    assert (looked.status_code, error_of(looked)["code"]) == (403, "STATION_FORBIDDEN_ORIGIN")
+    attack = visit(client, method="face", consents={"medication": True}, headers=REBOUND)
+    assert (attack.status_code, error_of(attack)["code"]) == (403, "STATION_FORBIDDEN_ORIGIN")
+    assert "http://127.0.0.1:80/" in error_of(attack)["message"]
+
+
+def test_a_rebound_dns_name_cannot_read_a_visits_records(client, face_reader, card_path):
+    opened = visit(client, method="face", consents={"medication": True}).get_json()
+    medications = f"{STATION}/visits/{opened['visit_id']}/medications"
+    assert client.get(medications).status_code == 200
+    stolen = client.get(medications, headers=REBOUND)
+    assert (stolen.status_code, error_of(stolen)["code"]) == (403, "STATION_FORBIDDEN_ORIGIN")
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example:80", "127.0.0.1:8000", "localhost:81", "0.0.0.0", "localhost.evil.example", ""],
+)
+def test_the_host_must_be_a_loopback_name_on_the_services_port(client, host):
+    answer = client.get(f"{STATION}/station", headers={"Host": host})
+    assert (answer.status_code, error_of(answer)["code"]) == (403, "STATION_FORBIDDEN_ORIGIN")
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST:80", "127.0.0.1", "127.1.2.3:80", "[::1]"]
+)
+def test_every_loopback_name_of_this_machine_is_accepted(client, host):
+    assert client.get(f"{STATION}/station", headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.example",
+        "null",
+        "https://localhost",
+        "http://localhost:8000",
+        "http://127.0.0.1",
+    ],
+)
+def test_a_call_from_another_origin_is_refused_even_with_a_token(
+    client, station, card_path, origin
+):
+    attack = visit(client, pin="1234", headers={"Origin": origin})
+    assert (attack.status_code, error_of(attack)["code"]) == (403, "STATION_FORBIDDEN_ORIGIN")
+
+
+def test_the_pages_own_origin_is_accepted(client, station, card_path):
+    assert visit(client, pin="1234", headers={"Origin": "http://localhost"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "guess", "forged.0000", ".", "a" * 5000, "é.é"],
+    ids=["none", "empty", "guess", "forged", "dot", "long", "non-ascii"],
+)
+def test_a_state_changing_call_without_the_pages_token_is_refused(
+    client, station, card_path, token
+):
+    headers = {} if token is None else {TOKEN_HEADER: token}
+    for path in ("/visits", "/pin-checks", "/portal-sessions", "/eligibility-checks"):
+        refused = client.post(
+            f"{STATION}{path}", json={"reader": "scenario:valid", "pin": "1234"}, headers=headers
+        )
+        assert (refused.status_code, error_of(refused)["code"]) == (403, "STATION_TOKEN_INVALID")
+
+
+def test_a_new_token_key_voids_the_tokens_of_open_pages(client, station, card_path, var_dir):
+    token = page_token(client)
+    (var_dir / "station" / "page-token-key").unlink()  # a new key voids every open page
+    refused = client.post(
+        f"{STATION}/pin-checks",
+        json={"reader": "scenario:valid", "pin": "1234"},
+        headers={TOKEN_HEADER: token},
+    )
+    assert (refused.status_code, error_of(refused)["code"]) == (403, "STATION_TOKEN_INVALID")
+    assert (
+        post(client, "/pin-checks", {"reader": "scenario:valid", "pin": "1234"}).status_code == 200
+    )
+
+
+def test_each_page_load_gets_its_own_token(client):
+    tokens = {page_token(client), page_token(client), page_token(client, "/patient")}
+    assert len(tokens) == 3 and "" not in tokens
+
+
+@pytest.mark.parametrize("address", ["::ffff:127.0.0.1", "::1", "127.0.0.53"])
+def test_loopback_in_any_spelling_is_this_machine(client, station, card_path, address):
+    """Under a ``[::]`` bind an IPv4 browser on this machine arrives as ``::ffff:127.0.0.1``."""
+    request = {"environ_base": {"REMOTE_ADDR": address}}
+    assert client.get(f"{STATION}/station", **request).status_code == 200
+    assert page_token(client, **request) != ""
+    assert (
+        post(
+            client, "/pin-checks", {"reader": "scenario:valid", "pin": "1234"}, **request
+        ).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize("address", ["::ffff:192.0.2.10", "::ffff:10.0.0.1"])
+def test_a_mapped_address_of_another_machine_is_not_loopback(client, address):
+    response = client.get(f"{STATION}/station", environ_base={"REMOTE_ADDR": address})
+    assert (response.status_code, error_of(response)["code"]) == (403, "STATION_LOCAL_ONLY")
+    assert page_token(client, environ_base={"REMOTE_ADDR": address}) == ""
+
+
+@pytest.mark.parametrize("path", ["/", "/patient"])
+def test_the_pages_allow_no_framing_inline_script_or_foreign_connection(client, path):
+    headers = client.get(path).headers
+    policy = headers["Content-Security-Policy"]
+    for directive in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+    ):
+        assert directive in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("path", ["/", "/patient"])
+def test_the_pages_have_no_inline_script_or_style(client, path):
+    """What the policy would block: a <script> without src, a <style>, a style or on* attribute."""
+    page = client.get(path).get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
+    assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", page)

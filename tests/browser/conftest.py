@@ -67,12 +67,28 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, base_url):
+def console_errors() -> list[str]:
+    """The errors the page logs to the browser console during a test."""
+    return []
+
+
+@pytest.fixture
+def page(browser, base_url, console_errors):
+    """A page of its own; at the end, no console error may say the pages' Content Security Policy
+    blocked something (a script, a style, a connection the pages need)."""
     context = browser.new_context(viewport=VIEWPORT, base_url=base_url, locale="ja-JP")
     opened = context.new_page()
     opened.set_default_timeout(15_000)
+    opened.on("console", lambda message: _keep_error(console_errors, message))
     yield opened
     context.close()
+    blocked = [text for text in console_errors if "Content Security Policy" in text]
+    assert not blocked, f"the page's Content Security Policy blocked: {blocked}"
+
+
+def _keep_error(errors: list[str], message) -> None:
+    if message.type == "error":
+        errors.append(message.text)
 
 
 @pytest.fixture

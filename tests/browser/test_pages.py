@@ -164,3 +164,30 @@ def test_the_patient_sees_who_viewed_what(page, shot):
     page.get_by_role("button", name="English").click()
     expect(log).to_contain_text("View")
     shot(page, "patient-access-log-en")
+
+
+@pytest.mark.parametrize("path", ["/", "/patient"])
+def test_the_pages_run_under_a_policy_that_blocks_injected_scripts(page, console_errors, path):
+    answer = page.goto(path)
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+    expect(page.locator("input[name=reader]").first).to_be_attached()  # the page's module ran
+    page.evaluate(
+        """() => {
+            const injected = document.createElement("script");
+            injected.textContent = "window.injected = true";
+            document.head.append(injected);
+        }"""
+    )
+    assert page.evaluate("window.injected") is None
+    assert any("Content Security Policy" in text for text in console_errors)
+    console_errors.clear()  # the one blocked script was this test's own
+
+
+def test_the_front_desk_works_under_the_name_localhost(page, base_url):
+    """localhost is a loopback name of this machine: its page gets a token and the station answers."""
+    page.goto(base_url.replace("127.0.0.1", "localhost") + "/")
+    page.locator("input[name=reader][value='scenario:preschool-20']").check()
+    page.get_by_role("button", name="資格確認を開始").click()
+    enter_pin(page, "1234")
+    consent(page)
+    expect(page.locator("#copay")).to_have_text("2割")

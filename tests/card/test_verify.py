@@ -7,6 +7,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from card_reader.authority import AUTH, JST, Authority, ca_name, new_card_key
 from card_reader.verify import ResultCode, TrustStore, attested_message, reader_public_key
@@ -14,6 +16,7 @@ from card_reader.verify import ResultCode, TrustStore, attested_message, reader_
 CHALLENGE = b"single-use challenge 0123456789"
 BIRTH = date(1990, 7, 1)
 DER = serialization.Encoding.DER
+SHA256_WITH_RSA = bytes.fromhex("2a864886f70d01010b")  # 1.2.840.113549.1.1.11, DER contents
 
 
 @pytest.fixture(scope="module")
@@ -139,14 +142,63 @@ def test_face_attestation_by_any_registered_reader(
 ) -> None:
     cert = der(authority.issue_auth_certificate(key.public_key(), BIRTH))
     reader, other = new_card_key(), new_card_key()
-    attestation = sign(reader, attested_message(CHALLENGE, cert))
+    attestation = sign(reader, attested_message(CHALLENGE, cert, []))
     keys = [other.public_key(), reader.public_key()]
-    assert store.verify_attested(cert, attestation, CHALLENGE, keys).code is ResultCode.OK
-    refused = store.verify_attested(cert, attestation, CHALLENGE, [other.public_key()])
+    assert store.verify_attested(cert, attestation, CHALLENGE, keys, []).code is ResultCode.OK
+    refused = store.verify_attested(cert, attestation, CHALLENGE, [other.public_key()], [])
     assert refused.code is ResultCode.SIGNATURE_INVALID
     assert (
-        store.verify_attested(cert, attestation, CHALLENGE, []).code is ResultCode.SIGNATURE_INVALID
+        store.verify_attested(cert, attestation, CHALLENGE, [], []).code
+        is ResultCode.SIGNATURE_INVALID
     )
+
+
+def test_face_attestation_covers_the_consents(
+    authority: Authority, store: TrustStore, key: rsa.RSAPrivateKey
+) -> None:
+    cert = der(authority.issue_auth_certificate(key.public_key(), BIRTH))
+    reader = new_card_key()
+    attestation = sign(reader, attested_message(CHALLENGE, cert, ["medication", "checkup"]))
+    keys = [reader.public_key()]
+    as_attested = store.verify_attested(
+        cert, attestation, CHALLENGE, keys, ["checkup", "medication"]
+    )
+    assert as_attested.code is ResultCode.OK
+    for changed in ([], ["medication"], ["medication", "checkup", "surgery"]):
+        result = store.verify_attested(cert, attestation, CHALLENGE, keys, changed)
+        assert result.code is ResultCode.SIGNATURE_INVALID
+
+
+def test_the_attested_consents_are_sorted_names_joined_by_commas() -> None:
+    message = attested_message(b"C", b"D", ["surgery", "checkup"])
+    assert message == b"CDcheckup,surgery"
+    assert attested_message(b"C", b"D", []) == b"CD"
+
+
+def test_an_unknown_signature_algorithm_is_untrusted(
+    authority: Authority, store: TrustStore, key: rsa.RSAPrivateKey
+) -> None:
+    cert = der(authority.issue_auth_certificate(key.public_key(), BIRTH))
+    unknown = cert.replace(SHA256_WITH_RSA, bytes.fromhex("2a864886f70d01017f"))
+    result = store.verify(unknown, sign(key), CHALLENGE)
+    assert result.code is ResultCode.CERT_UNTRUSTED
+    assert "1.2.840.113549.1.1.127" in result.message
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    changes=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=4)
+)
+def test_no_changed_certificate_makes_verification_raise(
+    authority: Authority, store: TrustStore, key: rsa.RSAPrivateKey, changes: list[tuple[int, int]]
+) -> None:
+    """Whatever bytes a reader sends as the certificate, the answer is a result code."""
+    cert = bytearray(der(authority.issue_auth_certificate(key.public_key(), BIRTH)))
+    for position, value in changes:
+        cert[position % len(cert)] = value
+    assert store.verify(bytes(cert), sign(key), CHALLENGE).code in set(ResultCode)
 
 
 def test_reader_keys_that_are_not_rsa_public_keys_are_ignored(key: rsa.RSAPrivateKey) -> None:

@@ -25,6 +25,9 @@ def test_real_insurer_numbers_have_valid_check_digits(number):
         ("0113001A", "6 or 8 digits"),
         ("", "6 or 8 digits"),
         ("138058", "wrong check digit"),
+        ("²1130012", "6 or 8 digits"),  # str.isdigit() is true for a superscript two
+        ("０１１３００１2", "6 or 8 digits"),  # full-width digits, ASCII check digit
+        ("01130012\n", "6 or 8 digits"),
     ],
 )
 def test_bad_insurer_numbers_are_refused(number, reason):
@@ -76,6 +79,9 @@ def test_symbol_may_be_empty_or_hold_kanji():
         ("06139993:12-34:5678:01", "check digit"),
         ("06139992:12 34:5678:01", "symbol"),
         ("06139992:12-34::01", "card number"),
+        ("06139992:12-34:5678:01\n", "two digits"),  # `$` matched before a trailing newline
+        ("06139992:12-34:5678\n:01", "card number"),
+        ("06139992:12\x00:5678:01", "symbol"),
     ],
 )
 def test_malformed_insured_numbers_are_refused(text, reason):
@@ -88,7 +94,7 @@ def test_institution_codes(code):
     assert validate_institution_code(code) == code
 
 
-@pytest.mark.parametrize("code", ["131123456", "1321234567", "13112345ab"])
+@pytest.mark.parametrize("code", ["131123456", "1321234567", "13112345ab", "131123456７"])
 def test_bad_institution_codes(code):
     with pytest.raises(IdentifierError):
         validate_institution_code(code)

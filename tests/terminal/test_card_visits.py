@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from app.service.models import Consent
+from payer_registry.clock import now_utc
 from payer_registry.models import table_of
 from tests.api.conftest import present_card
 from tests.terminal.conftest import CLINIC, field
@@ -90,7 +91,8 @@ def test_an_expired_consent_is_refused_as_expired(terminal, client, keys, card, 
     present_card(client, keys["clinic"], card, {"medication": True})
     consents = table_of(Consent)
     with registry.begin() as conn:
-        conn.execute(update(consents).values(available_until=consents.c.consented_at))
+        ended = update(consents).where(consents.c.category == "medication")
+        conn.execute(ended.values(available_until=now_utc()))  # ended now, not declined
     refused = terminal.exchange("YZKsiquc01req_3.xml", records_request())
     assert field(refused, "ErrorCode") == "CONSENT_EXPIRED"
 

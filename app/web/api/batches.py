@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import HTTPException
 
 from app.service.batches import MAX_INQUIRIES, batch_view, submit_batch
 from app.web.auth import authenticated, institution_code
-from app.web.extensions import service
+from app.web.extensions import counts_inquiries, service
 from app.web.routes import operation
 from app.web.schemas import EligibilityCheckSchema, EligibilitySchema, StrictSchema
 
@@ -44,9 +46,19 @@ class StoredJson(fields.Nested):
         return nested_obj
 
 
+class LineErrorSchema(Schema):
+    code = fields.String(metadata={"example": "INQUIRY_FAILED"})
+    message = fields.String()
+
+
 class BatchResultSchema(Schema):
     position = fields.Integer()
     eligibility = StoredJson(EligibilitySchema, allow_none=True)
+    error = fields.Nested(
+        LineErrorSchema,
+        allow_none=True,
+        metadata={"description": "why this line has no eligibility (the other lines are answered)"},
+    )
 
 
 class BatchStatusSchema(Schema):
@@ -61,13 +73,29 @@ class BatchStatusSchema(Schema):
     results = fields.List(fields.Nested(BatchResultSchema))
 
 
+def inquiries_sent() -> int:
+    """How many inquiries the request's body holds. Read before validation, by the limiter, which
+    takes any exception for its storage failing: a body too large or too deep counts one, and the
+    view refuses it."""
+    try:
+        body = request.get_json(silent=True)
+    except (HTTPException, RecursionError):
+        return 1
+    inquiries = body.get("inquiries") if isinstance(body, dict) else None
+    return len(inquiries) if isinstance(inquiries, list) else 1
+
+
 @blueprint.route("/batches", methods=["POST"])
 @operation(blueprint, "submit_batch")
+@counts_inquiries(inquiries_sent)
 @authenticated("institution")
 @blueprint.arguments(BatchRequestSchema)
 @blueprint.response(202, BatchAcceptedSchema)
 def submit(body: dict[str, Any]) -> dict[str, Any]:
-    """Accept up to 20,000 inquiries; answers are computed in the background."""
+    """Accept up to 20,000 inquiries; answers are computed in the background.
+
+    Each inquiry counts against the key's inquiry limit, as a single check does. A batch that tries
+    more than 3 birth dates for one insured number is refused (`BATCH_BIRTH_DATE_PROBING`)."""
     return submit_batch(service(), institution_code(), body["inquiries"], body["confirmation_date"])
 
 

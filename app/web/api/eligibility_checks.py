@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from app.service.checks import NumbersCheck, check_numbers
 from app.web.auth import authenticated, institution_code
-from app.web.extensions import service
+from app.web.extensions import counts_inquiries, service
 from app.web.routes import operation
 from app.web.schemas import EligibilityCheckSchema, EligibilityResultSchema
 
@@ -19,6 +19,7 @@ blueprint = Blueprint(
 
 @blueprint.route("/eligibility-checks", methods=["POST"])
 @operation(blueprint, "check_eligibility")
+@counts_inquiries(lambda: 1)
 @authenticated("institution")
 @blueprint.arguments(EligibilityCheckSchema)
 @blueprint.response(200, EligibilityResultSchema)

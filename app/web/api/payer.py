@@ -13,7 +13,7 @@ from app.web.auth import authenticated
 from app.web.extensions import service
 from app.web.routes import operation
 from app.web.schemas import StrictSchema
-from payer_registry.records import LOSS_REASONS
+from payer_registry.records import LOSS_REASONS, registry_date
 
 blueprint = Blueprint("payer", __name__, url_prefix="/api/v1/payer", description="Payer updates")
 UPLOAD_BYTES = 64 << 20
@@ -24,7 +24,10 @@ class RecordsSchema(StrictSchema):
         fields.Dict(),
         required=True,
         validate=validate.Length(min=1, max=uploads.MAX_UPLOAD),
-        metadata={"description": "person records in the format of `eligsim registry export`"},
+        metadata={
+            "description": "person records in the format of `eligsim registry export`, "
+            "without card links"
+        },
     )
 
 
@@ -45,7 +48,7 @@ class UploadStatusSchema(UploadAcceptedSchema):
 
 class LossSchema(StrictSchema):
     insured_number = fields.String(required=True, metadata={"example": "06139992:12-34:5678:01"})
-    lost_on = fields.Date(required=True)
+    lost_on = registry_date(required=True)
     loss_reason = fields.String(required=True, validate=validate.OneOf(LOSS_REASONS))
 
 
@@ -61,8 +64,11 @@ class QualificationEndedSchema(Schema):
 @blueprint.arguments(RecordsSchema)
 @blueprint.response(200, WrittenSchema)
 def write(body: dict[str, Any]) -> dict[str, int]:
-    """Register or update up to 500 persons at once (upsert by individualized insured number)."""
-    return uploads.write_now(service(), body["records"])
+    """Register or update up to 500 persons at once (upsert by individualized insured number).
+
+    Every insured number must belong to one of the account's insurers, and so must every
+    qualification an updated person already holds; records carry no card links."""
+    return uploads.write_now(service(), g.principal, body["records"])
 
 
 @blueprint.route("/uploads", methods=["POST"])
@@ -71,8 +77,10 @@ def write(body: dict[str, Any]) -> dict[str, int]:
 @blueprint.arguments(RecordsSchema)
 @blueprint.response(202, UploadAcceptedSchema)
 def upload(body: dict[str, Any]) -> dict[str, Any]:
-    """Register or update up to 20,000 persons in the background; poll the upload for its status."""
-    return uploads.submit_upload(service(), g.principal.name, body["records"])
+    """Register or update up to 20,000 persons in the background; poll the upload for its status.
+
+    The records are checked as at /payer/records before the upload is queued."""
+    return uploads.submit_upload(service(), g.principal, body["records"])
 
 
 @blueprint.route("/uploads/<upload_id>")
@@ -80,8 +88,10 @@ def upload(body: dict[str, Any]) -> dict[str, Any]:
 @authenticated("payer")
 @blueprint.response(200, UploadStatusSchema)
 def upload_status(upload_id: str) -> dict[str, Any]:
-    """queued, done (with how many were written) or failed (nothing written)."""
-    return uploads.upload_view(service(), g.principal.name, upload_id)
+    """queued, done (with how many were written) or failed (nothing written).
+
+    Only the account that sent the upload sees it."""
+    return uploads.upload_view(service(), g.principal, upload_id)
 
 
 @blueprint.route("/qualification-losses", methods=["POST"])
@@ -90,9 +100,11 @@ def upload_status(upload_id: str) -> dict[str, Any]:
 @blueprint.arguments(LossSchema)
 @blueprint.response(200, QualificationEndedSchema)
 def end(loss: dict[str, Any]) -> dict[str, Any]:
-    """End a qualification (資格喪失): which one, the date it was lost and why. (The number travels
-    in the body, not the path, so that access logs never hold it.)"""
-    return uploads.end_qualification_of(service(), loss)
+    """End a qualification (資格喪失): which one, the date it was lost and why.
+
+    The qualification must be one of the account's insurers'. (The number travels in the body, not
+    the path, so that access logs never hold it.)"""
+    return uploads.end_qualification_of(service(), g.principal, loss)
 
 
 @blueprint.before_request

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields
 from app.service import portal
 from app.service.consent import PORTAL_PAGES
 from app.service.visits import issue_challenge
-from app.web.extensions import bearer_key, service
+from app.web.extensions import bearer_key, portal_sign_in, service
 from app.web.routes import add_record_routes, operation
 from app.web.schemas import (
     CardProofSchema,
@@ -53,6 +53,7 @@ class AccessLogSchema(Schema):
 
 @blueprint.route("/sessions", methods=["POST"])
 @operation(blueprint, "create_portal_session")
+@portal_sign_in
 @blueprint.doc(security=[])
 @blueprint.response(201, CardSessionSchema)
 def create_session() -> dict[str, Any]:
@@ -62,6 +63,7 @@ def create_session() -> dict[str, Any]:
 
 @blueprint.route("/sessions/<session_id>/verification", methods=["POST"])
 @operation(blueprint, "open_portal")
+@portal_sign_in
 @blueprint.doc(security=[])
 @blueprint.arguments(CardProofSchema)
 @blueprint.response(201, PortalTokenSchema)

@@ -32,7 +32,8 @@ class VisitSchema(Schema):
 @authenticated("institution")
 @blueprint.response(200, VisitSchema)
 def show_visit(visit_id: str) -> dict[str, Any]:
-    """The visit's eligibility (as of its confirmation day) and the consents given at it."""
+    """The visit's eligibility (as of its confirmation day) and what the patient consents to at this
+    institution now: the newest choice per category stands, so a later decline removes a consent."""
     return visit_summary(service(), institution_code(), visit_id)
 
 

@@ -7,8 +7,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function call(method, path, { body, token, query } = {}) {
-  const headers = { Accept: "application/json" };
+export async function call(method, path, { body, token, query, headers: extra } = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   const url = query ? `${path}?${new URLSearchParams(query)}` : path;
@@ -24,7 +24,15 @@ export async function call(method, path, { body, token, query } = {}) {
   throw new ApiError(error.code, error.message, error.details ?? {}, response.status);
 }
 
-export const station = (path, options) => call(options?.body ? "POST" : "GET", `/frontdesk/api${path}`, options);
+// The reader station refuses a state-changing call without the token the service put in this page
+// (a page of another site cannot read it); sending it on every call is simplest.
+const stationToken = document.querySelector('meta[name="station-token"]')?.content ?? "";
+
+export const station = (path, options) =>
+  call(options?.body ? "POST" : "GET", `/frontdesk/api${path}`, {
+    ...options,
+    headers: { "X-Station-Token": stationToken },
+  });
 
 // Every record of a paged endpoint (newest first), at most `limit`.
 export async function allRecords(path, options = {}, limit = 1000) {

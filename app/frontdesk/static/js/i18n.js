@@ -172,6 +172,7 @@ const LABELS = {
   "action.view": ["閲覧", "View"],
   "outcome.shown": ["表示", "shown"],
   "outcome.given": ["同意", "given"],
+  "outcome.declined": ["同意しない", "declined"],
   "outcome.refused_expired": ["拒否（同意期限切れ）", "refused (consent expired)"],
   "outcome.refused_none": ["拒否（同意なし）", "refused (no consent)"],
 };

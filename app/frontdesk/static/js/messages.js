@@ -132,6 +132,17 @@ const REFUSALS = {
       "Open the page in the browser of the station's machine, where the reader is connected (e.g. http://127.0.0.1:8000).",
     ],
   },
+  STATION_FORBIDDEN_ORIGIN: {
+    title: ["受付端末は、このサービス自身のページからしか使えません", "The reader station answers only its own pages"],
+    next: [
+      "このマシンのブラウザーで http://127.0.0.1:8000 （サービスのポート）を直接開いてください。別の名前やリンク経由では使えません。",
+      "Open http://127.0.0.1:8000 (the service's port) directly in this machine's browser, not through another name or site.",
+    ],
+  },
+  STATION_TOKEN_INVALID: {
+    title: ["ページの有効期限が切れています", "This page is no longer valid"],
+    next: ["ページを再読み込みしてから、もう一度操作してください。", "Reload the page and try again."],
+  },
   REGISTRY_UNAVAILABLE: {
     title: ["資格情報のデータベースに接続できません", "The registry cannot be reached"],
     next: [
