@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import requests
 from werkzeug.serving import make_server
 
 
@@ -27,3 +30,32 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextmanager
+def eligsim_serve(eligsim: str, env: dict[str, str], port: int) -> Iterator[str]:
+    """A real ``eligsim serve`` (gunicorn, one worker) on ``port``, once healthy; yields its URL."""
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [eligsim, "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(url):
+            assert server.poll() is None, "eligsim serve exited"
+            assert time.monotonic() < deadline, f"eligsim serve did not answer at {url}"
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/api/v1/health", timeout=1).ok
+    except requests.ConnectionError:
+        return False

@@ -7,15 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from card_reader.card_file import load_card
 from card_reader.issuance import auth_certificate
-from tests.live_server import free_port
+from tests.live_server import eligsim_serve, free_port
 
 ELIGSIM = str(Path(sys.executable).with_name("eligsim"))
 STEPS = [
@@ -61,30 +59,9 @@ def service(seeded) -> str:
     url = f"http://127.0.0.1:{free_port()}"
     setup = eligsim(seeded, "demo", "setup", "--url", url)
     assert setup.returncode == 0, setup.stderr
-    port = url.rsplit(":", 1)[1]
-    server = subprocess.Popen(
-        [ELIGSIM, "serve", "--port", port, "--workers", "1"],
-        env=seeded,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_healthy(url, server)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _wait_healthy(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if requests.get(f"{url}/api/v1/health", timeout=1).ok:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    pytest.fail(f"eligsim serve did not answer at {url}")
+    port = int(url.rsplit(":", 1)[1])
+    with eligsim_serve(ELIGSIM, seeded, port) as served:
+        yield served
 
 
 def labels(output: str) -> list[str]:

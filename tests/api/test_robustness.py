@@ -4,11 +4,8 @@
 import copy
 import json
 import socket
-import subprocess
-import time
 
 import pytest
-import requests
 from click.testing import CliRunner
 
 from app import create_app
@@ -19,7 +16,7 @@ from tests.api.conftest import CLINIC, bearer, card_answer, present_card
 from tests.api.test_demo import ELIGSIM
 from tests.api.test_demo import environment as service_environment
 from tests.conftest import scratch_postgres
-from tests.live_server import free_port
+from tests.live_server import eligsim_serve, free_port
 from tests.registry.conftest import BASE_RECORD
 
 CHECK = "/api/v1/eligibility-checks"
@@ -196,30 +193,8 @@ def served(tmp_path_factory) -> int:
     """``eligsim serve`` (gunicorn) on a free loopback port; yields the port."""
     env = service_environment(tmp_path_factory.mktemp("serve-var"))
     port = free_port()
-    server = subprocess.Popen(
-        [ELIGSIM, "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_healthy(port, server)
+    with eligsim_serve(ELIGSIM, env, port):
         yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _wait_healthy(port: int, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "eligsim serve exited"
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).ok:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    pytest.fail("eligsim serve did not become healthy")
 
 
 def raw_exchange(port: int, request: bytes) -> tuple[int, str, dict]:
