@@ -89,11 +89,11 @@ def preschool_until(birth_date: dt.date) -> dt.date:
 
 def elderly_rate_starts(birth_date: dt.date) -> dt.date:
     """First day of the 70-74 rate: the 1st of the month after the 70th birthday, or the birthday when
-    born on the 1st."""
-    seventieth = _add_years(birth_date, 70)
-    if birth_date.day == 1:
-        return seventieth
-    return _first_of_next_month(seventieth)
+    born on the 1st. The month is the birth month even for a birthday on 29 February in a common year
+    (the law ages a person at the end of the day before the birthday: 28 February), so the rate starts
+    on 1 March, not 1 April."""
+    birth_month = dt.date(birth_date.year + 70, birth_date.month, 1)
+    return birth_month if birth_date.day == 1 else _first_of_next_month(birth_month)
 
 
 def copay_ratio(birth_date: dt.date, income: IncomeCategory, at: dt.date, late_stage: bool) -> int:

@@ -78,6 +78,7 @@ def test_preschool_ends_on_31_march_after_the_sixth_birthday(birth, last_prescho
         (D(1955, 6, 15), D(2025, 7, 1)),
         (D(1955, 6, 1), D(2025, 6, 1)),
         (D(1955, 12, 20), D(2026, 1, 1)),
+        (D(1956, 2, 29), D(2026, 3, 1)),  # 2026 is a common year: still the month after February
     ],
 )
 def test_elderly_rate_starts_the_month_after_the_70th_birthday(birth, first_day):
