@@ -17,6 +17,14 @@ COPY card_reader card_reader
 COPY payer_registry payer_registry
 RUN python3 -m venv /opt/eligsim && /opt/eligsim/bin/pip install --no-cache-dir . \
     && useradd --system --home-dir /var/lib/eligsim --create-home eligsim
+# The virtual reader's card ports on loopback only (docs: README, "Cards and readers"): the project's
+# reader list instead of Debian's, and the preload that binds vpcd's ports on 127.0.0.1.
+COPY scripts/pcscd/reader.conf.d /etc/eligsim/reader.conf.d
+COPY scripts/pcscd/vpcd_loopback.c /usr/local/lib/eligsim/vpcd_loopback.c
+RUN gcc -shared -fPIC -O2 -o /usr/local/lib/eligsim/vpcd_loopback.so \
+        /usr/local/lib/eligsim/vpcd_loopback.c -ldl \
+    && rm /etc/reader.conf.d/vpcd \
+    && install -d -o eligsim /run/pcscd
 
 ENV PATH=/opt/eligsim/bin:$PATH \
     ELIGSIM_VAR_DIR=/var/lib/eligsim \
@@ -25,4 +33,4 @@ ENV PATH=/opt/eligsim/bin:$PATH \
 USER eligsim
 WORKDIR /var/lib/eligsim
 EXPOSE 8000
-CMD ["sh", "-c", "eligsim registry seed --persons 10000 --if-empty --scenarios && eligsim demo setup --url http://127.0.0.1:$PORT && exec eligsim serve --host $HOST --port $PORT"]
+CMD ["sh", "-c", "LD_PRELOAD=/usr/local/lib/eligsim/vpcd_loopback.so pcscd -f -c /etc/eligsim/reader.conf.d & eligsim registry seed --persons 10000 --if-empty --scenarios && eligsim demo setup --url http://127.0.0.1:$PORT && exec eligsim serve --host $HOST --port $PORT"]

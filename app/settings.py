@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,6 +30,10 @@ class Settings:
     challenge_ttl_seconds: int
     batch_result_ttl_hours: float
     job_queue: str
+    audit_key_file: Path
+    audit_checkpoints: Path
+    # keys given in ELIGSIM_AUDIT_KEY, newest first; empty: the key file holds them
+    audit_keys: tuple[bytes, ...] = field(repr=False)
 
     @property
     def default_card_dir(self) -> Path:
@@ -77,4 +81,30 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             env, "ELIGSIM_BATCH_RESULT_TTL_HOURS", "72", float, TEN_YEARS_IN_HOURS
         ),
         job_queue=env.get("ELIGSIM_JOB_QUEUE") or "eligsim-jobs",
+        audit_key_file=Path(env.get("ELIGSIM_AUDIT_KEY_FILE") or var_dir / "audit" / "hmac.key"),
+        audit_checkpoints=Path(
+            env.get("ELIGSIM_AUDIT_CHECKPOINTS") or var_dir / "audit" / "checkpoints.jsonl"
+        ),
+        audit_keys=_audit_keys(env.get("ELIGSIM_AUDIT_KEY", "")),
     )
+
+
+AUDIT_KEY_BYTES = 32
+
+
+def _audit_keys(text: str) -> tuple[bytes, ...]:
+    """Hex keys separated by commas, newest first: a deployment that injects its secrets rotates by
+    putting the new key first and keeping the old ones after it, for verification."""
+    keys = []
+    for part in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            key = bytes.fromhex(part)
+        except ValueError:
+            raise SettingsError("ELIGSIM_AUDIT_KEY must be hex keys separated by commas") from None
+        if len(key) < AUDIT_KEY_BYTES:
+            raise SettingsError(
+                f"ELIGSIM_AUDIT_KEY: each key needs at least {AUDIT_KEY_BYTES} bytes "
+                f"({2 * AUDIT_KEY_BYTES} hex digits)"
+            )
+        keys.append(key)
+    return tuple(keys)

@@ -14,7 +14,7 @@ class NoPcscService(CardError):
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(
-            "no PC/SC service: pcscd is not running (start it with `pcscd -f`)"
+            "no PC/SC service: pcscd is not running (start it with scripts/pcscd/run)"
             + (f" [{detail}]" if detail else "")
         )
 

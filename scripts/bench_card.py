@@ -9,7 +9,7 @@
    RSA verifications done directly with ``cryptography`` in the same run (target ratio ≥ 0.5).
    Best of three runs each.
 
-Needs pcscd running with the vpcd driver (``pcscd -f &``). Usage:
+Needs pcscd running with the vpcd driver (``scripts/bench card`` starts it). Usage:
     .venv/bin/python scripts/bench_card.py [--rounds 200] [--samples 2000] [--json]
 """
 

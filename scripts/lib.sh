@@ -94,12 +94,90 @@ ensure_redis() {
   die "Redis did not come up on 127.0.0.1:6379"
 }
 
-# pcscd in the foreground mode, in the background, so the vpcd virtual reader listens on loopback.
+# -- pcscd with the vpcd virtual reader, its card ports on loopback only -----------------------------
+# vpcd binds its card ports (35963, 35964) on every interface, so any host could insert a card into
+# "Virtual PCD 00 00". The scripts start pcscd with the project's reader list (scripts/pcscd/
+# reader.conf.d, read with -c instead of /etc/reader.conf.d, which stays untouched) and with
+# scripts/pcscd/vpcd_loopback.c preloaded, which binds those ports on 127.0.0.1 (why not vpcd's
+# connecting mode: that file's comment).
+PCSCD_CONF="$ROOT/scripts/pcscd/reader.conf.d"
+VPCD_LOOPBACK_SOURCE="$ROOT/scripts/pcscd/vpcd_loopback.c"
+VPCD_LOOPBACK_DIR="/usr/local/lib/eligsim"  # root-owned: a root daemon loads it
+PCSCD_LOG="$ROOT/var/pcscd.log"
+OLD_PCSCD_LOG="${TMPDIR:-/tmp}/eligsim-pcscd.log"  # where earlier scripts left theirs
+PCSCD_STARTED=""
+
+# The virtual reader's card ports open beyond loopback, as "address:port" words (none: empty).
+exposed_card_ports() {
+  "$VENV/bin/python" - <<'PY'
+from card_reader.vpcd import DEFAULT_PORT, exposed_addresses
+ports = (DEFAULT_PORT, DEFAULT_PORT + 1)
+print(" ".join(f"{address}:{port}" for port in ports for address in exposed_addresses(port)))
+PY
+}
+
+# Whether something listens on the virtual reader's first card port (35963 is 8C7B in /proc/net).
+card_port_listening() { grep -qsE ':8C7B [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6; }
+
+# The preload, built when missing or when its source changed.
+build_vpcd_loopback() {
+  local built="$VPCD_LOOPBACK_DIR/vpcd_loopback.so" copy="$VPCD_LOOPBACK_DIR/vpcd_loopback.c"
+  [ -f "$built" ] && cmp -s "$VPCD_LOOPBACK_SOURCE" "$copy" && return 0
+  say "building $built (binds the virtual reader's card ports on 127.0.0.1)"
+  mkdir -p "$VPCD_LOOPBACK_DIR" \
+    && gcc -shared -fPIC -O2 -o "$built.new" "$VPCD_LOOPBACK_SOURCE" -ldl \
+    && mv "$built.new" "$built" && cp "$VPCD_LOOPBACK_SOURCE" "$copy" \
+    || die "could not build $built with gcc"
+}
+
+# Starts pcscd in the background, its card ports on loopback; its pid in PCSCD_STARTED.
+# The caller stops it (stop_started_pcscd); ensure_pcscd arranges that.
+start_pcscd() {
+  [ "$(id -u)" -eq 0 ] || die "pcscd is not running and only root can start it: run this script as root"
+  build_vpcd_loopback
+  mkdir -p "$(dirname "$PCSCD_LOG")"
+  say "starting pcscd for this run, the virtual reader's card ports on 127.0.0.1 only (log: $PCSCD_LOG)"
+  LD_PRELOAD="$VPCD_LOOPBACK_DIR/vpcd_loopback.so" setsid pcscd -f -c "$PCSCD_CONF" >"$PCSCD_LOG" 2>&1 &
+  PCSCD_STARTED=$!
+  for _ in $(seq 50); do card_port_listening && break; sleep 0.1; done
+  card_port_listening || { stop_started_pcscd; die "pcscd's virtual reader did not start (see $PCSCD_LOG)"; }
+  local exposed
+  exposed="$(exposed_card_ports)"
+  [ -z "$exposed" ] || { stop_started_pcscd; die "pcscd's card ports are still open on $exposed"; }
+}
+
+stop_started_pcscd() {
+  [ -n "$PCSCD_STARTED" ] || return 0
+  say "stopping the pcscd started for this run (pid $PCSCD_STARTED)"
+  { kill "$PCSCD_STARTED" && wait "$PCSCD_STARTED"; } 2>/dev/null || true
+  PCSCD_STARTED=""
+}
+
+# Whether pcscd $1 is one that earlier versions of these scripts started and left running, on
+# Debian's reader list, its card ports open on every interface.
+left_by_earlier_scripts() {
+  [ "$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" = "pcscd -f " ] \
+    && [ "$(readlink "/proc/$1/fd/1" 2>/dev/null)" = "$OLD_PCSCD_LOG" ]
+}
+
+# pcscd with the virtual reader's card ports on loopback: the running one when it is so, else one
+# started here and stopped when the calling script exits.
 ensure_pcscd() {
-  if ! pgrep -x pcscd >/dev/null; then
-    say "starting pcscd with the vpcd virtual reader"
-    (setsid pcscd -f >"${TMPDIR:-/tmp}/eligsim-pcscd.log" 2>&1 &)
-    for _ in $(seq 20); do pgrep -x pcscd >/dev/null && break; sleep 0.2; done
+  local pid exposed
+  pid="$(pgrep -xo pcscd || true)"
+  if [ -n "$pid" ]; then
+    exposed="$(exposed_card_ports)"
+    if [ -z "$exposed" ]; then
+      say "using the running pcscd (pid $pid): no card port of its virtual reader is open beyond loopback"
+      return 0
+    fi
+    left_by_earlier_scripts "$pid" || die "pcscd (pid $pid) takes virtual cards from other hosts" \
+      "on $exposed: stop it (kill $pid, or systemctl stop pcscd.socket pcscd) and run again"
+    say "stopping pcscd $pid, left running by an earlier eligsim script with its card ports open on $exposed"
+    kill "$pid" && for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
-  pgrep -x pcscd >/dev/null || die "pcscd did not start (see ${TMPDIR:-/tmp}/eligsim-pcscd.log)"
+  trap stop_started_pcscd EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  start_pcscd
 }

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from app.cli.accounts import audit_group, institution, payer
+from app.cli.backup import backup, restore_command
 from app.cli.card import card
 from app.cli.demo import demo
 from app.cli.registry import registry
@@ -69,6 +70,8 @@ def main() -> None:
 
 for group in (registry, card, institution, payer, audit_group, demo, terminal):
     main.add_command(group)
+for command in (backup, restore_command):
+    main.add_command(command)
 
 
 @main.command()

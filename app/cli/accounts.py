@@ -12,6 +12,7 @@ from app.cli.common import open_registry
 from app.service import accounts as keys
 from app.service import audit
 from app.service.consent import CATEGORIES
+from app.settings import load_settings
 from payer_registry.identifiers import IdentifierError
 
 
@@ -156,16 +157,45 @@ def rotate_payer_key(payer_id: int) -> None:
 
 @click.group("audit")
 def audit_group() -> None:
-    """The append-only audit log."""
+    """The append-only audit log: its keyed chain, checkpoints and keys."""
 
 
 @audit_group.command()
 def verify() -> None:
-    """Recompute the hash chain; exit 1 naming the first entry that was changed or removed."""
+    """Recompute the chain under the audit keys and hold it against audit_head and the checkpoints;
+    exit 1 naming the first entry that was changed or removed, or how the log was cut or restarted."""
+    settings = load_settings()
+    trail = audit.AuditTrail.for_settings(settings)
     with open_registry().connect() as conn:
-        report = audit.verify_chain(conn)
+        report = audit.verify_chain(conn, trail)
     if not report.intact:
+        where = f" at entry {report.first_broken}" if report.first_broken is not None else ""
         raise click.ClickException(
-            f"audit log broken at entry {report.first_broken}: {report.reason} ({report.entries} entries read)"
+            f"audit log broken{where}: {report.reason} ({report.entries} entries read)"
         )
-    click.echo(f"audit log intact: {report.entries} entries")
+    anchor = report.checkpoint
+    anchored = (
+        f", up to checkpoint {anchor.seq} of {anchor.at}" if anchor else ", no checkpoint yet"
+    )
+    click.echo(f"audit log intact: {report.entries} entries{anchored}")
+
+
+@audit_group.command()
+def checkpoint() -> None:
+    """Append the newest entry's sequence number and digest, signed, to the checkpoint file."""
+    settings = load_settings()
+    trail = audit.AuditTrail.for_settings(settings)
+    written = trail.checkpoint(open_registry().engine)
+    click.echo(f"checkpoint {written.seq} written to {trail.checkpoints}")
+
+
+@audit_group.command("rotate-key")
+def rotate_key() -> None:
+    """Add a new audit key: entries are signed with it once the service restarts; the old keys stay
+    in the key file to verify the entries they signed."""
+    settings = load_settings()
+    new_id = audit.rotate_key(settings)
+    click.echo(
+        f"new audit key {new_id} added to {settings.audit_key_file}; restart the service and "
+        "its workers to sign with it"
+    )

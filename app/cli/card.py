@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -27,7 +28,13 @@ from card_reader.issuance import auth_certificate, check_pins
 from card_reader.jpki import JpkiClient
 from card_reader.transport import open_transport
 from card_reader.virtual_card import Faults, VirtualCard
-from card_reader.vpcd import DEFAULT_PORT, VirtualCardServer, reader_name
+from card_reader.vpcd import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    VirtualCardServer,
+    exposure_warning,
+    reader_name,
+)
 
 CARD_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -125,7 +132,8 @@ def revoke(card_file: Path) -> None:
 
 @card.command("list-readers")
 def list_readers() -> None:
-    """List the PC/SC readers pcscd sees."""
+    """List the PC/SC readers pcscd sees; warn about a virtual reader whose card port other hosts
+    can reach."""
     from card_reader import pcsc
 
     names = pcsc.list_readers()
@@ -133,6 +141,8 @@ def list_readers() -> None:
         click.echo(name)
     if not names:
         click.echo("no card reader connected", err=True)
+    for warning in filter(None, map(exposure_warning, names)):
+        click.echo(warning, err=True)
 
 
 _READER = click.option("--reader", help="Reader name or prefix [default: first with a card].")
@@ -196,6 +206,18 @@ def bench(reader: str | None, virtual: Path | None, pin: str, rounds: int, as_js
 
 @card.command("serve-virtual")
 @click.argument("card_file", type=CARD_FILE)
+@click.option(
+    "--listen",
+    is_flag=True,
+    help="Wait for pcscd to connect (vpcd's DEVICENAME names this host, e.g. localhost:0x8C7B) "
+    "instead of connecting to pcscd's vpcd port.",
+)
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Where pcscd's vpcd port is; with --listen, the address to listen on.",
+)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--latency-ms", default=0.0, type=click.FloatRange(0), help="Delay every APDU.")
 @click.option("--remove-after", type=click.IntRange(0), help="Pull the card after N APDUs.")
@@ -203,13 +225,17 @@ def bench(reader: str | None, virtual: Path | None, pin: str, rounds: int, as_js
 @click.option("--wrong-sw", default="6F00", show_default=True, help="Status word (hex).")
 def serve_virtual(
     card_file: Path,
+    listen: bool,
+    host: str,
     port: int,
     latency_ms: float,
     remove_after: int | None,
     wrong_sw_at: int | None,
     wrong_sw: str,
 ) -> None:
-    """Serve CARD_FILE to pcscd through the vpcd driver on 127.0.0.1 until Ctrl-C."""
+    """Serve CARD_FILE to pcscd through the vpcd driver until Ctrl-C: by connecting to pcscd's vpcd
+    port (the default), or with --listen by waiting for pcscd to connect, again after each restart
+    of pcscd."""
     try:
         sw = int(wrong_sw, 16)
     except ValueError:
@@ -217,16 +243,32 @@ def serve_virtual(
             "a hex status word such as 6F00", param_hint="--wrong-sw"
         ) from None
     faults = Faults(latency_ms / 1000, remove_after, wrong_sw_at, sw)
-    server = VirtualCardServer(VirtualCard.load(card_file, faults), port=port).start()
-    click.echo(f"serving {card_file} as {reader_name(port)!r}; Ctrl-C to stop", err=True)
+    server = VirtualCardServer(VirtualCard.load(card_file, faults), host, port, listen)
+    try:
+        server.start()
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
+    _serve_until_interrupted(server, card_file)
+
+
+def _serve_until_interrupted(server: VirtualCardServer, card_file: Path) -> None:
+    """Report each change between "in the reader" and "waiting for pcscd" until Ctrl-C."""
+    where = f"{server.host}:{server.port}"
+    waiting = (
+        f"listening on {where} for pcscd" if server.listen else f"waiting for pcscd on {where}"
+    )
+    click.echo(f"serving {card_file} as {reader_name(server.port)!r}; Ctrl-C to stop", err=True)
+    warning = exposure_warning(reader_name(server.port))
+    if warning:
+        click.echo(warning, err=True)
     server.wait_connected(1.0)
     connected = None
     try:
         while True:
             if server.connected != connected:
                 connected = server.connected
-                state = "card in the reader" if connected else f"waiting for pcscd on port {port}"
-                click.echo(state, err=True)
+                click.echo("card in the reader" if connected else waiting, err=True)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass

@@ -17,6 +17,7 @@ from app.training.demo_setup import CONFIG_FILE, DemoSetupError, load_config
 from card_reader.card_file import load_card
 from card_reader.errors import CardError, NoReader
 from card_reader.transport import Transport, open_transport
+from card_reader.vpcd import exposure_warning
 
 MANIFEST = Path("scenarios") / "scenarios.json"
 HINTS = ("method_hint", "expected", "consents", "next_step_ja", "next_step_en")
@@ -42,7 +43,7 @@ class Reader:
 @dataclass(frozen=True)
 class Catalogue:
     readers: list[Reader]
-    notes: list[str]  # why some source gave nothing (no manifest, no pcscd, ...)
+    notes: list[str]  # why some source gave nothing (no manifest, no pcscd, ...), or a warning
 
     def find(self, reader_id: str) -> Reader:
         for reader in self.readers:
@@ -127,7 +128,10 @@ def _pcsc_readers(_var_dir: Path) -> tuple[list[Reader], str | None]:
     except CardError as error:
         return [], f"no real card readers: {error}"
     readers = [Reader(f"pcsc:{name}", "pcsc", name, name) for name in names]
-    return readers, None if names else "no PC/SC reader is connected"
+    if not names:
+        return readers, "no PC/SC reader is connected"
+    # a virtual reader other hosts can reach may hold a card of their choosing
+    return readers, " ".join(filter(None, map(exposure_warning, names))) or None
 
 
 @contextmanager

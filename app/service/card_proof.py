@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from app.service import audit
 from app.service.accounts import reader_keys_of
 from app.service.audit import Action, Actor, Outcome
@@ -41,28 +43,49 @@ def prove_card(
     consents: Collection[str] = (),
 ) -> PersonRow:
     """Use up the challenge (even when the proof then fails), verify the card's answer and return the
-    person the card is linked to. A refusal is audited before it is raised. ``consents``: the
-    categories sent as given, which a face-mode attestation must cover."""
-    with ctx.registry.begin() as conn:
-        try:
-            challenge = consume_challenge(conn, session_id, institution_code, purpose)
-        except ChallengeInvalid as error:
-            raise ServiceError("CHALLENGE_INVALID", str(error)) from None
+    person the card is linked to. A refusal, an unknown or used challenge included, is audited
+    before it is raised (a card verification at an institution, a sign-in for the portal).
+    ``consents``: the categories sent as given, which a face-mode attestation must cover."""
+    attempt = _Attempt(institution_code, staff_id, purpose)
+    challenge = _take_challenge(ctx, session_id, attempt)
     result = _verify(ctx, institution_code, proof, challenge, consents)
     person = _linked_person(ctx, result) if result.ok else None
     if person is None:
-        refusal = _refusal(result)
         with ctx.registry.begin() as conn:
-            audit.append(
-                conn,
-                actor=Actor.INSTITUTION if institution_code else Actor.PATIENT,
-                action=Action.CARD_VERIFICATION,
-                outcome=result.code if not result.ok else Outcome.CARD_NOT_LINKED,
-                institution_code=institution_code,
-                staff_id=staff_id,
-            )
-        raise refusal
+            attempt.audit_refusal(conn, result.code if not result.ok else Outcome.CARD_NOT_LINKED)
+        raise _refusal(result)
     return person
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """Who presents a card, and for what: an institution's visit, or the patient's own portal."""
+
+    institution_code: str | None
+    staff_id: str | None
+    purpose: str
+
+    def audit_refusal(self, conn: Connection, outcome: audit.AnyOutcome) -> None:
+        """No person: the card did not prove whose it is."""
+        audit.append(
+            conn,
+            actor=Actor.INSTITUTION if self.institution_code else Actor.PATIENT,
+            action=Action.PORTAL_SIGN_IN if self.purpose == "portal" else Action.CARD_VERIFICATION,
+            outcome=outcome,
+            institution_code=self.institution_code,
+            staff_id=self.staff_id,
+        )
+
+
+def _take_challenge(ctx: ServiceContext, session_id: str, attempt: _Attempt) -> bytes:
+    """The challenge, used up; an unknown, expired, used or foreign one is refused, audited."""
+    with ctx.registry.begin() as conn:
+        try:
+            return consume_challenge(conn, session_id, attempt.institution_code, attempt.purpose)
+        except ChallengeInvalid as error:
+            attempt.audit_refusal(conn, Outcome.CHALLENGE_INVALID)
+            refusal = ServiceError("CHALLENGE_INVALID", str(error))
+    raise refusal
 
 
 def _verify(

@@ -104,7 +104,8 @@ class Consent(Base):
 
 
 class AuditEntry(Base):
-    """Append-only: each entry's ``digest`` covers its content and the previous entry's digest."""
+    """Append-only: each entry's ``digest`` covers its content and the previous entry's digest, as
+    an HMAC under the audit key ``key_id`` names (no key id: a plain SHA-256, before revision 0008)."""
 
     __tablename__ = "audit_log"
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -120,6 +121,7 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(40))
     previous_digest: Mapped[str] = mapped_column(String(64))
     digest: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class AuditHead(Base):

@@ -1,13 +1,15 @@
 """The patient's own view (as in マイナポータル): proven with their own card, it shows their
-eligibility, data, consents and which institution looked at what, when."""
+eligibility, data, consents and which institution looked at what, when. Every sign-in (and every
+refused one) and every view is audited, as the patient's own acts: the access log, which shows
+the institutions' acts only, leaves them out."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from app.service import consent
-from app.service.audit import access_log
+from app.service import audit, consent
+from app.service.audit import Action, Actor, Outcome, access_log
 from app.service.card_proof import CardProof, prove_card
 from app.service.context import ServiceContext
 from app.service.errors import ServiceError
@@ -18,6 +20,9 @@ from payer_registry.medical import Page, medical_page
 from payer_registry.presenting import confirmation_dict
 
 PORTAL_SESSION_TTL = dt.timedelta(minutes=30)
+# what a portal view audits as its category, besides the records' own categories
+ELIGIBILITY_PAGE = "eligibility"
+ACCESS_LOG_PAGE = "access_log"
 
 
 def open_portal(ctx: ServiceContext, session_id: str, proof: CardProof) -> dict[str, Any]:
@@ -27,6 +32,13 @@ def open_portal(ctx: ServiceContext, session_id: str, proof: CardProof) -> dict[
     )
     with ctx.registry.begin() as conn:
         token, expires_at = open_portal_session(conn, person.id, PORTAL_SESSION_TTL)
+        audit.append(
+            conn,
+            actor=Actor.PATIENT,
+            action=Action.PORTAL_SIGN_IN,
+            outcome=Outcome.SIGNED_IN,
+            person_id=person.id,
+        )
     return {"token": token, "expires_at": expires_at}
 
 
@@ -39,9 +51,24 @@ def patient(ctx: ServiceContext, token: str | None) -> int:
     return person_id
 
 
+def viewer(ctx: ServiceContext, token: str | None, page: str) -> int:
+    """The person a live portal token belongs to, their view of ``page`` audited before it is shown."""
+    person_id = patient(ctx, token)
+    with ctx.registry.begin() as conn:
+        audit.append(
+            conn,
+            actor=Actor.PATIENT,
+            action=Action.PORTAL_VIEW,
+            outcome=Outcome.SHOWN,
+            person_id=person_id,
+            category=page,
+        )
+    return person_id
+
+
 def my_view(ctx: ServiceContext, token: str | None) -> dict[str, Any]:
     """My eligibility today (everything the payers hold about it) and every consent I gave."""
-    person_id = patient(ctx, token)
+    person_id = viewer(ctx, token, ELIGIBILITY_PAGE)
     with ctx.registry.connect() as conn:
         result = confirm_person(conn, person_id, today_in_japan())
         consents = consent.consents_of_person(conn, person_id)
@@ -50,7 +77,7 @@ def my_view(ctx: ServiceContext, token: str | None) -> dict[str, Any]:
 
 def my_access_log(ctx: ServiceContext, token: str | None) -> dict[str, Any]:
     """Which institution did what with my data, and when (newest first)."""
-    person_id = patient(ctx, token)
+    person_id = viewer(ctx, token, ACCESS_LOG_PAGE)
     with ctx.registry.connect() as conn:
         return {"entries": access_log(conn, person_id)}
 
@@ -61,6 +88,6 @@ def my_records(
     """My own records of a portal category, newest first."""
     if category not in consent.PORTAL_PAGES.values():
         raise ServiceError("NOT_FOUND", f"the portal does not show {category} records")
-    person_id = patient(ctx, token)
+    person_id = viewer(ctx, token, category)
     with ctx.registry.connect() as conn:
         return medical_page(conn, person_id, category, **query)

@@ -4,6 +4,7 @@ given at the reader, the visit's eligibility, and the medical records its consen
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,7 @@ def open_card_visit(
     with ctx.registry.connect() as conn:
         found = institution(conn, code)
     offered = found.offered if found else ()
-    grant.check_offered(offered)
+    _check_offered(ctx, code, grant, offered, staff_id)
     person = prove_card(ctx, session_id, code, "visit", proof, staff_id, grant.categories)
     with ctx.registry.begin() as conn:
         visit = open_visit(conn, code, person.id, proof.method, staff_id)
@@ -81,6 +82,32 @@ def open_card_visit(
         "eligibility": consent.visible(confirmation_dict(result), grant.categories),
         "consents": consents,
     }
+
+
+def _check_offered(
+    ctx: ServiceContext,
+    code: str,
+    grant: consent.Grant,
+    offered: Collection[str],
+    staff_id: str | None,
+) -> None:
+    """Refuse consents the institution's reader does not offer, auditing each refused category
+    (before the card is proven, so the entry names no person)."""
+    try:
+        grant.check_offered(offered)
+    except ServiceError as refusal:
+        with ctx.registry.begin() as conn:
+            for category in refusal.details["categories"]:
+                audit.append(
+                    conn,
+                    actor=Actor.INSTITUTION,
+                    action=Action.CONSENT,
+                    outcome=Outcome.CONSENT_NOT_OFFERED,
+                    institution_code=code,
+                    staff_id=staff_id,
+                    category=category,
+                )
+        raise
 
 
 def _audit_visit(
@@ -114,8 +141,9 @@ def own_visit(ctx: ServiceContext, visit_id: str, institution_code: str) -> Visi
 
 def visit_summary(ctx: ServiceContext, institution_code: str, visit_id: str) -> dict[str, Any]:
     """The visit's eligibility (as of its confirmation day) and what the patient consents to at
-    this institution now: a later visit's choices, a decline included, replace this one's."""
-    visit = own_visit(ctx, visit_id, institution_code)
+    this institution now: a later visit's choices, a decline included, replace this one's. The
+    look is audited, shown or refused."""
+    visit = _looked_at_visit(ctx, visit_id, institution_code)
     with ctx.registry.connect() as conn:
         consents = consent.current_consents(conn, visit.person_id, institution_code)
         result = confirm_person(conn, visit.person_id, visit.confirmed_at.astimezone(JAPAN).date())
@@ -128,6 +156,26 @@ def visit_summary(ctx: ServiceContext, institution_code: str, visit_id: str) -> 
         "eligibility": consent.visible(confirmation_dict(result), live),
         "consents": consents,
     }
+
+
+def _looked_at_visit(ctx: ServiceContext, visit_id: str, institution_code: str) -> VisitRow:
+    """``own_visit``, audited: the visit's patient sees the look in their access log; a look at
+    another institution's visit names that visit but not its patient."""
+    with ctx.registry.begin() as conn:
+        visit = get_visit(conn, visit_id)
+        own = visit if visit and visit.institution_code == institution_code else None
+        audit.append(
+            conn,
+            actor=Actor.INSTITUTION,
+            action=Action.VISIT_VIEW,
+            outcome=Outcome.SHOWN if own else Outcome.NOT_FOUND,
+            institution_code=institution_code,
+            person_id=own.person_id if own else None,
+            visit_id=visit.id if visit else None,
+        )
+    if own is None:
+        raise ServiceError("NOT_FOUND", "no such visit")
+    return own
 
 
 def medical_records(

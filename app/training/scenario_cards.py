@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
+from app.service import audit
 from app.service.cards import link_issued_card, renew_linked_card, revoke_linked_card
 from app.settings import Settings
 from app.training.scenarios import PIN, CardSetup, Scenario, ScenarioSetupError, write_manifest
@@ -37,6 +38,7 @@ def issue_scenario_cards(settings: Settings, defined: Sequence[Scenario]) -> Pat
     and return its path; one-line ``ScenarioSetupError`` on failure."""
     authority = Authority(settings.jpki_dir)
     registry = Registry(settings.database_url)
+    audit.use_trail(registry.engine, settings)  # the links are audited under these settings' key
     try:
         with registry.begin() as conn:
             for scenario in defined:

@@ -3,7 +3,9 @@ generation is the slow part); every test gets its own copy of the card file."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -65,6 +67,7 @@ def store(authority: Authority) -> TrustStore:
 # -- a real pcscd with the vpcd virtual reader ------------------------------------------------------
 
 VPCD_PORT = 35963
+ROOT = Path(__file__).resolve().parents[2]
 PRESENCE_TIMEOUT = 5.0
 
 
@@ -78,10 +81,30 @@ def _vpcd_listed() -> bool:
         return False
 
 
+def _start_pcscd() -> int:
+    """pcscd started as scripts/test starts it (the project's reader list, card ports on loopback
+    only); its pid."""
+    command = 'source scripts/lib.sh && start_pcscd && echo "$PCSCD_STARTED"'
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        require_service("pcscd", (done.stderr.strip().splitlines() or ["did not start"])[-1])
+    return int(done.stdout.split()[-1])
+
+
+def _stop(pid: int) -> None:
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="session")
 def pcscd() -> Iterator[str]:
-    """The vpcd reader's name, with pcscd running: started here (``pcscd -f``) when it is not, and
-    stopped at the end. Under CI=true a missing pcscd fails the run; elsewhere the tests skip."""
+    """The vpcd reader's name, with pcscd running: started here as scripts/test starts it when it
+    is not, and stopped at the end. Under CI=true a missing pcscd fails the run; elsewhere the
+    tests skip."""
     try:
         import card_reader.pcsc  # noqa: F401  (pyscard must be importable)
     except ImportError as error:
@@ -90,22 +113,16 @@ def pcscd() -> Iterator[str]:
     if not _vpcd_listed():
         if shutil.which("pcscd") is None:
             require_service("pcscd", "not installed (apt-get install pcscd vsmartcard-vpcd)")
-        started = subprocess.Popen(
-            ["pcscd", "-f"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        started = _start_pcscd()
         deadline = time.monotonic() + 10
         while not _vpcd_listed() and time.monotonic() < deadline:
             time.sleep(0.1)
         if not _vpcd_listed():
-            started.terminate()
+            _stop(started)
             require_service("pcscd", f"no reader {reader_name(VPCD_PORT)!r} within 10 s")
     yield reader_name(VPCD_PORT)
     if started is not None:
-        started.terminate()
-        started.wait(timeout=5)
+        _stop(started)
 
 
 @pytest.fixture

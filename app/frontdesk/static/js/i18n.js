@@ -170,6 +170,7 @@ const LABELS = {
   "action.eligibility_check": ["保険証番号で資格確認", "Check by numbers"],
   "action.consent": ["同意", "Consent"],
   "action.view": ["閲覧", "View"],
+  "action.visit_view": ["受付情報の閲覧", "Visit looked up"],
   "outcome.shown": ["表示", "shown"],
   "outcome.given": ["同意", "given"],
   "outcome.declined": ["同意しない", "declined"],
