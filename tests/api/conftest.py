@@ -5,8 +5,10 @@ import uuid
 
 import pytest
 import redis
+from click.testing import CliRunner
 
 from app import create_app
+from app.cli import main
 from app.service.accounts import add_institution, add_payer
 from app.settings import load_settings
 from card_reader.authority import Authority
@@ -137,3 +139,12 @@ def rq_app(rq_environment):
     app = create_app(load_settings(rq_environment), TESTING=True)
     yield app
     app.extensions["registry"].dispose()
+
+
+@pytest.fixture
+def run(environment, monkeypatch):
+    """The ``eligsim`` command in process, on this test's environment."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)

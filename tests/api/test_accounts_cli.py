@@ -1,24 +1,14 @@
 """Accounts and the audit log from the command line."""
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from app.cli import main
 from app.service import audit
 from app.service.accounts import authenticate, operator_name
 from app.service.audit import audit_log
 from app.web import auth
 from payer_registry.writer import persons
 from tests.api.conftest import SAMPLE_NUMBER, bearer, present_card
-
-
-@pytest.fixture
-def run(environment, monkeypatch):
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)
 
 
 def test_institution_add_prints_the_key_alone_on_the_last_line(run, registry):

@@ -41,14 +41,6 @@ def environment(request, environment):
             yield {**environment, "DATABASE_URL": url}
 
 
-@pytest.fixture
-def run(environment, monkeypatch):
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)
-
-
 def checks(client, keys, count):
     """``count`` checks by number (each one entry); ``keys``: the fixture's, or one clinic key."""
     key = keys["clinic"] if isinstance(keys, dict) else keys
