@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
+from app.fhir import views as fhir
 from app.frontdesk import pages, station
 from app.settings import Settings, load_settings
 from app.web import docs, errors, extensions, inputs
@@ -23,7 +24,17 @@ from app.web.api import (
     visits,
 )
 
-BLUEPRINTS = (health, card_sessions, eligibility_checks, visits, portal, batches, payer, station)
+BLUEPRINTS = (
+    health,
+    card_sessions,
+    eligibility_checks,
+    visits,
+    portal,
+    batches,
+    payer,
+    station,
+    fhir,
+)
 OPENAPI_DOCUMENT = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 
 

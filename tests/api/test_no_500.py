@@ -103,9 +103,14 @@ def _quoted(text: str) -> str:
 def assert_no_server_error(response) -> None:
     assert response.status_code < 500, response.get_data(as_text=True)[:500]
     if response.status_code >= 400:
-        error = response.get_json()["error"]
-        assert set(error) == {"code", "message", "details"}
-        assert isinstance(error["details"], dict)
+        body = response.get_json()
+        if body.get("resourceType") == "OperationOutcome":  # the FHIR views' one error shape
+            issue = body["issue"][0]
+            error = {"code": issue["details"]["coding"][0]["code"], "message": issue["diagnostics"]}
+        else:
+            error = body["error"]
+            assert set(error) == {"code", "message", "details"}
+            assert isinstance(error["details"], dict)
         assert ERROR_CODES[error["code"]][0] == response.status_code, error
 
 

@@ -1,0 +1,262 @@
+"""FHIR R4 views of a visit's person under JP Core: the same use cases, consent rules and audit as
+the JSON API (``visit_summary``, ``medical_records``), written as FHIR resources."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, request
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from app.fhir import resources
+from app.fhir.outcomes import FHIR_JSON, fhir_response, register_outcomes
+from app.service.visits import medical_records, visit_summary
+from app.web.auth import authenticated, institution_code
+from app.web.extensions import service
+from app.web.schemas import StrictSchema
+from payer_registry.clock import now_utc
+
+blueprint = Blueprint(
+    "fhir",
+    __name__,
+    url_prefix="/fhir/r4",
+    description="FHIR R4 views under JP Core (docs/fhir.md)",
+)
+register_outcomes(blueprint)
+
+MAX_COUNT = 200
+CHECKUPS_PER_READ = 200
+Resource = dict[str, Any]
+
+
+class SearchSchema(StrictSchema):
+    patient = fields.String(required=True, metadata={"description": "the visit id"})
+    count = fields.Integer(
+        data_key="_count", load_default=50, validate=validate.Range(min=1, max=MAX_COUNT)
+    )
+    page = fields.Integer(
+        data_key="_page", load_default=1, validate=validate.Range(min=1, max=100_000)
+    )
+
+
+class ObservationSearchSchema(SearchSchema):
+    category = fields.String(
+        metadata={"description": "laboratory, vital-signs or body-measurement (system|code too)"}
+    )
+
+
+def fhir_operation(operation_id: str, summary: str) -> Callable[[Any], Any]:
+    """Name the operation and say that it answers FHIR JSON (a resource or an OperationOutcome)."""
+    body = {"content": {FHIR_JSON: {"schema": {"type": "object"}}}}
+    outcome = {"description": "an OperationOutcome with the API's stable code", **body}
+    return blueprint.doc(
+        operationId=operation_id,
+        summary=summary,
+        responses={
+            "200": {"description": "a FHIR resource", **body},
+            "422": outcome,
+            "default": outcome,
+        },
+    )
+
+
+@blueprint.route("/metadata")
+@fhir_operation("fhir_capabilities", "The CapabilityStatement: what this server serves")
+@blueprint.doc(security=[])  # FHIR clients read it before they have a key
+def capabilities() -> Response:
+    return fhir_response(capability_statement())
+
+
+@blueprint.route("/Patient/<visit_id>")
+@fhir_operation("fhir_read_patient", "JP_Patient: the visit's person")
+@authenticated("institution")
+def read_patient(visit_id: str) -> Response:
+    summary = visit_summary(service(), institution_code(), visit_id)
+    return fhir_response(resources.patient(visit_id, institution_code(), summary["eligibility"]))
+
+
+@blueprint.route("/Coverage/<visit_id>")
+@fhir_operation("fhir_read_coverage", "JP_Coverage: the qualification the visit confirmed")
+@authenticated("institution")
+def read_coverage(visit_id: str) -> Response:
+    summary = visit_summary(service(), institution_code(), visit_id)
+    return fhir_response(resources.coverage(visit_id, summary["eligibility"]))
+
+
+@blueprint.route("/Coverage")
+@fhir_operation("fhir_search_coverage", "The visit's coverage as a searchset")
+@blueprint.arguments(SearchSchema, location="query")
+@authenticated("institution")
+def search_coverage(query: dict[str, Any]) -> Response:
+    visit_id = _visit_of(query)
+    summary = visit_summary(service(), institution_code(), visit_id)
+    found = [resources.coverage(visit_id, summary["eligibility"])]
+    return _searchset(found, len(found), query)
+
+
+@blueprint.route("/Consent")
+@fhir_operation("fhir_search_consent", "What the patient consents to at this institution")
+@blueprint.arguments(SearchSchema, location="query")
+@authenticated("institution")
+def search_consent(query: dict[str, Any]) -> Response:
+    visit_id, code = _visit_of(query), institution_code()
+    given = visit_summary(service(), code, visit_id)["consents"]
+    now = now_utc()
+    found = [resources.consent(_consent_id(visit_id, c), visit_id, code, c, now) for c in given]
+    return _searchset(_page_of(found, query), len(found), query)
+
+
+@blueprint.route("/MedicationDispense")
+@fhir_operation("fhir_search_medication_dispense", "Dispensed drugs; needs a medication consent")
+@blueprint.arguments(SearchSchema, location="query")
+@authenticated("institution")
+def search_medication_dispense(query: dict[str, Any]) -> Response:
+    visit_id = _visit_of(query)
+    page = medical_records(
+        service(), institution_code(), visit_id, "medication", _record_query(query)
+    )
+    first = (query["page"] - 1) * query["count"]
+    found = [
+        resources.medication_dispense(f"{visit_id}-med-{first + n + 1}", visit_id, record)
+        for n, record in enumerate(page.items)
+    ]
+    return _searchset(found, page.total, query)
+
+
+@blueprint.route("/Observation")
+@fhir_operation("fhir_search_observation", "Checkup items; needs a checkup consent")
+@blueprint.arguments(ObservationSearchSchema, location="query")
+@authenticated("institution")
+def search_observation(query: dict[str, Any]) -> Response:
+    visit_id = _visit_of(query)
+    wanted = _category_of(query.get("category"))
+    found = [
+        item
+        for checkup in _all_checkups(visit_id)
+        for item in resources.checkup_observations(visit_id, checkup)
+        if wanted is None or item["category"][0]["coding"][0]["code"] == wanted
+    ]
+    return _searchset(_page_of(found, query), len(found), query)
+
+
+def _all_checkups(visit_id: str) -> list[dict[str, Any]]:
+    """Every checkup of the person, newest first, read as the JSON API reads them (one audited
+    look per page of the use case)."""
+    checkups: list[dict[str, Any]] = []
+    page_number = 1
+    while True:
+        query = {"page": page_number, "page_size": CHECKUPS_PER_READ}
+        page = medical_records(service(), institution_code(), visit_id, "checkup", query)
+        checkups += page.items
+        if page_number * CHECKUPS_PER_READ >= page.total:
+            return checkups
+        page_number += 1
+
+
+def _consent_id(visit_id: str, given: dict[str, Any]) -> str:
+    """FHIR ids take no underscore (``limit_certificate``)."""
+    return f"{visit_id}-{given['category'].replace('_', '-')}"
+
+
+def _visit_of(query: dict[str, Any]) -> str:
+    """``patient`` names the visit, bare or as ``Patient/<id>``."""
+    value: str = query["patient"]
+    return value.removeprefix("Patient/")
+
+
+def _category_of(value: str | None) -> str | None:
+    """The category code, with or without its system; an unknown one matches nothing."""
+    if value is None:
+        return None
+    return value.rpartition("|")[2]
+
+
+def _record_query(query: dict[str, Any]) -> dict[str, Any]:
+    return {"page": query["page"], "page_size": query["count"]}
+
+
+def _page_of(found: list[Resource], query: dict[str, Any]) -> list[Resource]:
+    first = (query["page"] - 1) * query["count"]
+    return found[first : first + query["count"]]
+
+
+def _searchset(found: list[Resource], total: int, query: dict[str, Any]) -> Response:
+    """A searchset Bundle with ``self`` and, when more remain, ``next`` links."""
+    links = [{"relation": "self", "url": _page_url(query["page"])}]
+    if query["page"] * query["count"] < total:
+        links.append({"relation": "next", "url": _page_url(query["page"] + 1)})
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": links,
+        "entry": [
+            {
+                "fullUrl": f"{request.host_url}fhir/r4/{item['resourceType']}/{item['id']}",
+                "resource": item,
+                "search": {"mode": "match"},
+            }
+            for item in found
+        ],
+    }
+    return fhir_response(bundle)
+
+
+def _page_url(page: int) -> str:
+    arguments = request.args.to_dict() | {"_page": str(page)}
+    return f"{request.base_url}?{urlencode(arguments)}"
+
+
+# what is served: resource type -> (interactions, search parameters)
+SERVED: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
+    "Patient": (("read",), ()),
+    "Coverage": (("read", "search-type"), (("patient", "reference"),)),
+    "MedicationDispense": (("search-type",), (("patient", "reference"),)),
+    "Observation": (("search-type",), (("patient", "reference"), ("category", "token"))),
+    "Consent": (("search-type",), (("patient", "reference"),)),
+}
+PROFILES = {
+    "Patient": "JP_Patient",
+    "Coverage": "JP_Coverage",
+    "MedicationDispense": "JP_MedicationDispense",
+    "Observation": "JP_Observation_LabResult",
+    "Consent": "JP_Consent",
+}
+
+
+def capability_statement() -> Resource:
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": dt.date.today().isoformat(),
+        "kind": "instance",
+        "software": {"name": "eligsim"},
+        "implementation": {"description": "eligsim FHIR R4 views", "url": request.base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {"description": "Authorization: Bearer <institution API key>"},
+                "resource": [_served(kind, *served) for kind, served in SERVED.items()],
+            }
+        ],
+    }
+
+
+def _served(
+    kind: str, interactions: tuple[str, ...], searches: tuple[tuple[str, str], ...]
+) -> Resource:
+    resource: Resource = {
+        "type": kind,
+        "profile": f"{resources.PROFILE}/{PROFILES[kind]}",
+        "interaction": [{"code": code} for code in interactions],
+    }
+    if searches:
+        paging = (("_count", "number"), ("_page", "number"))
+        resource["searchParam"] = [{"name": n, "type": t} for n, t in (*searches, *paging)]
+    return resource
