@@ -9,7 +9,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
 
@@ -21,8 +21,16 @@ log = logging.getLogger(__name__)
 
 ERROR_CODE_SYSTEM = "http://eligsim.example/fhir/CodeSystem/error-code"
 FHIR_JSON = "application/fhir+json"
+FHIR_PREFIX = "/fhir/r4"
 # FHIR's issue type for each status the API answers with
-ISSUE_TYPES = {401: "login", 403: "forbidden", 404: "not-found", 422: "invalid", 429: "throttled"}
+ISSUE_TYPES = {
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    422: "invalid",
+    429: "throttled",
+}
 
 
 def fhir_response(resource: dict[str, Any], status: int = 200) -> Response:
@@ -41,11 +49,26 @@ def operation_outcome(status: int, code: str, message: str) -> Response:
 
 
 def register_outcomes(blueprint: Blueprint) -> None:
-    """Errors raised under the blueprint (auth, consent, lookups, query checks) answer FHIR."""
+    """Errors raised under the blueprint (auth, consent, lookups, query checks) answer FHIR, and so
+    do unknown paths and methods under its prefix."""
+    blueprint.before_app_request(_unrouted)
     blueprint.register_error_handler(CodedError, _coded)
     blueprint.register_error_handler(HTTPException, _http_error)
     blueprint.register_error_handler(RegistryUnavailable, _registry_down)
     blueprint.register_error_handler(Exception, _unexpected)
+
+
+def _unrouted() -> Response | None:
+    """An unknown path or method under the FHIR prefix: routing failed, so no blueprint handler
+    would see it and the JSON API's 404/405 body would answer; hooks run before that error."""
+    error = request.routing_exception
+    if isinstance(error, HTTPException) and _under_fhir(request.path):
+        return _http_error(error)
+    return None
+
+
+def _under_fhir(path: str) -> bool:
+    return path == FHIR_PREFIX or path.startswith(f"{FHIR_PREFIX}/")
 
 
 def _coded(error: CodedError) -> Response:

@@ -27,7 +27,21 @@ OBSERVATION_CATEGORY = f"{JP_CORE}/CodeSystem/JP_SimpleObservationCategory_CS"
 UCUM = "http://unitsofmeasure.org"
 PROJECT = "http://eligsim.example/fhir"
 CONSENT_CATEGORY = f"{PROJECT}/CodeSystem/consent-category"
+AUDIT_ACTION = f"{PROJECT}/CodeSystem/audit-action"
+AUDIT_OUTCOME = f"{PROJECT}/CodeSystem/audit-outcome"
 
+# the audited action -> AuditEvent.action (C create, R read, E execute)
+AUDIT_ACTION_KIND = {"consent": "C", "view": "R", "visit_view": "R"}
+# outcomes that record a refusal: AuditEvent.outcome 4 (minor failure); the others 0 (success)
+REFUSALS = {
+    "refused_expired",
+    "refused_none",
+    "CARD_NOT_LINKED",
+    "CHALLENGE_INVALID",
+    "CONSENT_NOT_OFFERED",
+    "NOT_FOUND",
+    "failed",
+}
 SEX = {"1": "male", "2": "female", "3": "other"}
 # the checkup units as UCUM writes them (the others are already UCUM)
 UCUM_UNITS = {"mmHg": "mm[Hg]", "mL/min/1.73m2": "mL/min/{1.73_m2}"}
@@ -171,6 +185,45 @@ def consent(
                 "end": given["available_until"].isoformat(),
             },
         },
+    }
+
+
+def audit_event(resource_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Base R4 AuditEvent (no JP profile exists): one line of the patient's access log, the
+    institution as the requesting agent and the signed-in patient as the entity."""
+    resource: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "id": resource_id,
+        "type": {"system": AUDIT_ACTION, "code": entry["action"]},
+        "action": AUDIT_ACTION_KIND.get(entry["action"], "E"),
+        "recorded": entry["at"].isoformat(),
+        "outcome": "4" if entry["outcome"] in REFUSALS else "0",
+        "outcomeDesc": entry["outcome"],
+        "agent": [_institution_agent(entry["institution_code"])],
+        "source": {"observer": {"display": "eligsim"}},
+        "entity": [_patient_entity()],
+    }
+    if entry["category"]:
+        resource["subtype"] = [{"system": CONSENT_CATEGORY, "code": entry["category"]}]
+    return resource
+
+
+def _institution_agent(institution_code: str) -> dict[str, Any]:
+    return {
+        "type": _coding(
+            "http://terminology.hl7.org/CodeSystem/extra-security-role-type", "datacollector"
+        ),
+        "who": {"identifier": {"system": INSTITUTION_NUMBER, "value": institution_code}},
+        "requestor": True,
+    }
+
+
+def _patient_entity() -> dict[str, Any]:
+    """The patient who signed in: the log holds nobody else's data, and no visit names them."""
+    return {
+        "what": {"display": "本人 (the signed-in patient)"},
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1"},
+        "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1"},
     }
 
 

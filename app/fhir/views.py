@@ -12,18 +12,20 @@ from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from app.fhir import resources
-from app.fhir.outcomes import FHIR_JSON, fhir_response, register_outcomes
+from app.fhir import eligibility, resources
+from app.fhir.outcomes import FHIR_JSON, FHIR_PREFIX, fhir_response, register_outcomes
+from app.service import portal
+from app.service.checks import NumbersCheck, check_numbers
 from app.service.visits import medical_records, visit_summary
 from app.web.auth import authenticated, institution_code
-from app.web.extensions import service
+from app.web.extensions import bearer_key, counts_inquiries, service
 from app.web.schemas import StrictSchema
 from payer_registry.clock import now_utc
 
 blueprint = Blueprint(
     "fhir",
     __name__,
-    url_prefix="/fhir/r4",
+    url_prefix=FHIR_PREFIX,
     description="FHIR R4 views under JP Core (docs/fhir.md)",
 )
 register_outcomes(blueprint)
@@ -33,8 +35,7 @@ CHECKUPS_PER_READ = 200
 Resource = dict[str, Any]
 
 
-class SearchSchema(StrictSchema):
-    patient = fields.String(required=True, metadata={"description": "the visit id"})
+class PagingSchema(StrictSchema):
     count = fields.Integer(
         data_key="_count", load_default=50, validate=validate.Range(min=1, max=MAX_COUNT)
     )
@@ -43,10 +44,21 @@ class SearchSchema(StrictSchema):
     )
 
 
+class SearchSchema(PagingSchema):
+    patient = fields.String(required=True, metadata={"description": "the visit id"})
+
+
 class ObservationSearchSchema(SearchSchema):
     category = fields.String(
         metadata={"description": "laboratory, vital-signs or body-measurement (system|code too)"}
     )
+
+
+SUBMIT_BODY = {
+    "required": True,
+    "description": "a CoverageEligibilityRequest with contained Patient, insurer and Coverage",
+    "content": {FHIR_JSON: {"schema": {"type": "object"}}},
+}
 
 
 def fhir_operation(operation_id: str, summary: str) -> Callable[[Any], Any]:
@@ -143,6 +155,31 @@ def search_observation(query: dict[str, Any]) -> Response:
     return _searchset(_page_of(found, query), len(found), query)
 
 
+@blueprint.route("/AuditEvent")
+@fhir_operation("fhir_search_audit_event", "The patient's access log; needs a portal token")
+@blueprint.arguments(PagingSchema, location="query")
+def search_audit_event(query: dict[str, Any]) -> Response:
+    """Which institution did what with my data, and when: the portal's access log (newest first),
+    read with the patient's portal token instead of an institution key."""
+    entries = portal.my_access_log(service(), bearer_key())["entries"]
+    found = [resources.audit_event(f"access-{n}", e) for n, e in enumerate(entries, 1)]
+    return _searchset(_page_of(found, query), len(found), query)
+
+
+@blueprint.route("/CoverageEligibilityRequest/$submit", methods=["POST"])
+@fhir_operation("fhir_submit_coverage_eligibility", "Eligibility by card numbers, the FHIR way")
+@blueprint.doc(requestBody=SUBMIT_BODY)
+@counts_inquiries(lambda: 1)
+@authenticated("institution")
+def submit_coverage_eligibility() -> Response:
+    """A CoverageEligibilityRequest (the card's numbers and the birth date) answered with a
+    CoverageEligibilityResponse, through the JSON API's audited check by numbers."""
+    submitted = eligibility.submitted(request.get_json(silent=True))
+    asked = eligibility.check_request(submitted)
+    check = check_numbers(service(), institution_code(), NumbersCheck.from_request(asked))
+    return fhir_response(eligibility.response(submitted, asked, check["eligibility"], now_utc()))
+
+
 def _all_checkups(visit_id: str) -> list[dict[str, Any]]:
     """Every checkup of the person, newest first, read as the JSON API reads them (one audited
     look per page of the use case)."""
@@ -218,7 +255,11 @@ SERVED: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
     "MedicationDispense": (("search-type",), (("patient", "reference"),)),
     "Observation": (("search-type",), (("patient", "reference"), ("category", "token"))),
     "Consent": (("search-type",), (("patient", "reference"),)),
+    "AuditEvent": (("search-type",), ()),
+    "CoverageEligibilityRequest": ((), ()),
 }
+# resource type -> the operation it answers (no read or search)
+OPERATIONS = {"CoverageEligibilityRequest": "submit"}
 PROFILES = {
     "Patient": "JP_Patient",
     "Coverage": "JP_Coverage",
@@ -226,6 +267,7 @@ PROFILES = {
     "Observation": "JP_Observation_LabResult",
     "Consent": "JP_Consent",
 }
+BASE_PROFILE = "http://hl7.org/fhir/StructureDefinition"
 
 
 def capability_statement() -> Resource:
@@ -241,7 +283,10 @@ def capability_statement() -> Resource:
         "rest": [
             {
                 "mode": "server",
-                "security": {"description": "Authorization: Bearer <institution API key>"},
+                "security": {
+                    "description": "Authorization: Bearer <institution API key>; AuditEvent "
+                    "takes the patient's portal token instead"
+                },
                 "resource": [_served(kind, *served) for kind, served in SERVED.items()],
             }
         ],
@@ -253,10 +298,22 @@ def _served(
 ) -> Resource:
     resource: Resource = {
         "type": kind,
-        "profile": f"{resources.PROFILE}/{PROFILES[kind]}",
-        "interaction": [{"code": code} for code in interactions],
+        "profile": _profile(kind),
     }
-    if searches:
+    if interactions:
+        resource["interaction"] = [{"code": code} for code in interactions]
+    if kind in OPERATIONS:
+        name = OPERATIONS[kind]
+        definition = f"{resources.PROJECT}/OperationDefinition/{kind}-{name}"
+        resource["operation"] = [{"name": name, "definition": definition}]
+    if "search-type" in interactions:
         paging = (("_count", "number"), ("_page", "number"))
         resource["searchParam"] = [{"name": n, "type": t} for n, t in (*searches, *paging)]
     return resource
+
+
+def _profile(kind: str) -> str:
+    """The JP Core profile, or the base R4 one where JP Core has none (AuditEvent)."""
+    if kind in PROFILES:
+        return f"{resources.PROFILE}/{PROFILES[kind]}"
+    return f"{BASE_PROFILE}/{kind}"

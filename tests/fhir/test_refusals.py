@@ -63,3 +63,27 @@ def test_keys_and_queries_are_checked(client, keys):
     assert refusal(no_patient) == (422, "VALIDATION_FAILED")
     too_many = client.get("/fhir/r4/Consent?patient=x&_count=0", headers=bearer(keys["clinic"]))
     assert refusal(too_many) == (422, "VALIDATION_FAILED")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("get", "/fhir/r4/Encounter/x", (404, "NOT_FOUND")),
+        ("get", "/fhir/r4", (404, "NOT_FOUND")),
+        ("post", "/fhir/r4/Patient/x", (405, "METHOD_NOT_ALLOWED")),
+        ("delete", "/fhir/r4/metadata", (405, "METHOD_NOT_ALLOWED")),
+    ],
+)
+def test_unknown_paths_and_methods_answer_an_operation_outcome(
+    client, keys, method, path, expected
+):
+    response = getattr(client, method)(path, headers=bearer(keys["clinic"]))
+    assert refusal(response) == expected
+    if expected[0] == 405:
+        assert "GET" in response.headers["Allow"]
+
+
+def test_unknown_paths_elsewhere_keep_the_json_error(client):
+    response = client.get("/api/v1/nowhere")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "NOT_FOUND"

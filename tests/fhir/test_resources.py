@@ -35,7 +35,16 @@ def test_metadata_lists_exactly_what_is_served(client):
     statement = valid_r4(client.get("/fhir/r4/metadata").get_json())
     served = {r["type"]: r for r in statement["rest"][0]["resource"]}
     assert statement["fhirVersion"] == "4.0.1"
-    assert set(served) == {"Patient", "Coverage", "MedicationDispense", "Observation", "Consent"}
+    assert set(served) == {
+        "Patient",
+        "Coverage",
+        "MedicationDispense",
+        "Observation",
+        "Consent",
+        "AuditEvent",
+        "CoverageEligibilityRequest",
+    }
+    assert served["CoverageEligibilityRequest"]["operation"][0]["name"] == "submit"
     assert [i["code"] for i in served["Patient"]["interaction"]] == ["read"]
     assert {p["name"] for p in served["Observation"]["searchParam"]} >= {"patient", "category"}
 
