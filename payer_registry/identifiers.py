@@ -70,6 +70,11 @@ def insurer_kind(number: str) -> str:
     return LAW_CODE_KINDS.get(number[:2], "other")
 
 
+def is_late_stage_elderly(number: str) -> bool:
+    """Whether the insurer is of the late-stage elderly system (後期高齢者医療, law code 39)."""
+    return insurer_kind(number) == LAW_CODE_KINDS["39"]
+
+
 def make_insurer_number(law_code: str, prefecture: str, insurer: str) -> str:
     body = f"{law_code}{prefecture}{insurer}"
     return body + check_digit(body)

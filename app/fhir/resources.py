@@ -9,6 +9,11 @@ import datetime as dt
 from typing import Any
 
 from payer_registry.checkup_items import ITEMS
+from payer_registry.identifiers import (
+    NATIONAL_HEALTH_INSURANCE,
+    insurer_kind,
+    is_late_stage_elderly,
+)
 
 JP_CORE = "http://jpfhir.jp/fhir/core"
 PROFILE = f"{JP_CORE}/StructureDefinition"
@@ -278,9 +283,9 @@ def _insurer(eligibility: dict[str, Any]) -> dict[str, Any]:
 
 def _insurance_category(insurer_number: str) -> str:
     """保険種別: 6 digits are a national health insurance, law code 39 the late-stage elderly."""
-    if len(insurer_number) == 6:
+    if insurer_kind(insurer_number) == NATIONAL_HEALTH_INSURANCE:
         return "2"
-    return "7" if insurer_number.startswith("39") else "1"
+    return "7" if is_late_stage_elderly(insurer_number) else "1"
 
 
 def _copay(ratio: int) -> dict[str, Any]:

@@ -357,24 +357,20 @@ def resume_unfinished(ctx: ServiceContext, institution_code: str | None = None) 
         unfinished.append(batches.c.institution_code == institution_code)
     with ctx.registry.connect() as conn:
         pending = conn.execute(
-            select(batch_items.c.reception_number, func.min(batch_items.c.position))
-            .join(batches, batches.c.reception_number == batch_items.c.reception_number)
-            .where(*unfinished)
-            .group_by(batch_items.c.reception_number)
-        ).all()
-        totals = {
-            row.reception_number: row.total
-            for row in conn.execute(
-                select(batches.c.reception_number, batches.c.total).where(
-                    batches.c.reception_number.in_([row[0] for row in pending])
-                )
+            select(
+                batches.c.reception_number,
+                batches.c.total,
+                func.min(batch_items.c.position).label("first"),
             )
-        }
+            .join(batch_items, batches.c.reception_number == batch_items.c.reception_number)
+            .where(*unfinished)
+            .group_by(batches.c.reception_number, batches.c.total)
+        ).all()
     jobs = [
         BatchRangeJob(row.reception_number, start, end)
         for row in pending
-        for start, end in chunks(totals[row.reception_number])
-        if end > row[1]
+        for start, end in chunks(row.total)
+        if end > row.first
     ]
     for job in jobs:
         ctx.jobs.enqueue(job)

@@ -85,16 +85,19 @@ class Terminal:
         if kind in RECORD_MESSAGES:
             return self._records(RECORD_MESSAGES[kind], fields, code)
         head = header(fields)
-        if head.institution_code != self.code:
-            raise MessageError(
-                "INSTITUTION_MISMATCH",
-                f"MedicalInstitutionCode {head.institution_code} is not this terminal's ({self.code})",
-            )
+        self._check_institution(head.institution_code)
         if kind == "OQSsiquc01req":
             return self._individual(fields, head, code)
         if kind == "OQSmuquc01req":
             return self._bulk_submit(fields, head, code)
         return self._bulk_result(fields, code)
+
+    def _check_institution(self, code: str) -> None:
+        if code != self.code:
+            raise MessageError(
+                "INSTITUTION_MISMATCH",
+                f"MedicalInstitutionCode {code} is not this terminal's ({self.code})",
+            )
 
     def _individual(self, fields: Fields, head: Header, code: str) -> ET.Element:
         check, _ = search_infos(fields)[0]
@@ -141,11 +144,7 @@ class Terminal:
 
     def _records(self, category: str, fields: Fields, code: str) -> ET.Element:
         request = records_request(fields)
-        if request.institution_code != self.code:
-            raise MessageError(
-                "INSTITUTION_MISMATCH",
-                f"MedicalInstitutionCode {request.institution_code} is not this terminal's",
-            )
+        self._check_institution(request.institution_code)
         query = {
             "date_from": request.date_from,
             "date_to": request.date_to,

@@ -21,6 +21,7 @@ from app.terminal.values import (
     time_text,
 )
 from payer_registry.eligibility import RELATIONSHIP_CODES, VALIDITY_CODES, Validity
+from payer_registry.identifiers import is_late_stage_elderly
 
 NORMAL_END, IN_PROGRESS, ABNORMAL_END = "1", "2", "9"  # SegmentOfResult
 BY_CARD, BY_NUMBERS = "1", "2"  # ReferenceClassification
@@ -167,7 +168,7 @@ def _coverage(unit: ET.Element, e: Mapping[str, Any]) -> None:
     add(unit, "InsuredCertificateIssuanceDate", date_text(e.get("certificate_issued_on")))
     add(unit, "InsuredCardValidDate", date_text(e.get("card_valid_from")))
     add(unit, "InsuredCardExpirationDate", date_text(e.get("card_valid_until")))
-    if str(e.get("insurer_number", "")).startswith("39"):  # the late-stage elderly system
+    if is_late_stage_elderly(e.get("insurer_number", "")):
         add(unit, "InsuredPartialContributionRatio", ratio_text(e.get("copay_ratio")))
     add(unit, "PreschoolClassification", "1" if e.get("preschool") else None)
     add(unit, "ReasonOfLoss", e.get("loss_reason"))

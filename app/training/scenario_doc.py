@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from app.training.scenarios import MANIFEST, PIN, Expected, Method, Scenario
 from payer_registry.eligibility import VALIDITY_CODES, Validity
+from payer_registry.identifiers import is_late_stage_elderly
 from payer_registry.limits import BRACKETS
 
 JA, EN = 0, 1
@@ -80,7 +81,7 @@ def terminal_text(scenario: Scenario, lang: int) -> str:
         return ("結果ファイルなし（読取りで拒否）", "no result file (refused at the reader)")[lang]
     kind = "OQSsiquc01res_face" if scenario.method is Method.CARD else "OQSsiquc01res"
     parts = [f"QualificationValidity {VALIDITY_CODES[Validity(expected.validity)]}"]
-    if expected.copay_ratio and scenario.insured_number.startswith("39"):
+    if expected.copay_ratio and is_late_stage_elderly(scenario.check.insurer_number):
         parts.append(f"InsuredPartialContributionRatio {expected.copay_ratio:03d}")
     if expected.limit_bracket:
         parts.append(f"LimitApplicationCertificateClassificationFlag {expected.limit_bracket}")

@@ -9,6 +9,7 @@ from app.service.visits import visits_after
 from app.terminal.answers import Terminal
 from app.training.scenarios import Method
 from payer_registry.eligibility import VALIDITY_CODES, Validity
+from payer_registry.identifiers import is_late_stage_elderly
 from tests.scenarios.conftest import CLINIC
 from tests.scenarios.test_api import PIN_STATES, _select, visit
 
@@ -28,7 +29,7 @@ def codes(root: ET.Element) -> dict[str, str | None]:
 
 def expected_codes(scenario) -> dict[str, str | None]:
     expected = scenario.expected
-    late_stage = scenario.insured_number.startswith("39")
+    late_stage = is_late_stage_elderly(scenario.check.insurer_number)
     return {
         "validity": VALIDITY_CODES[Validity(expected.validity)],
         "ratio": f"{expected.copay_ratio:03d}" if late_stage and expected.copay_ratio else None,
