@@ -34,6 +34,10 @@ PROJECT = "http://eligsim.example/fhir"
 CONSENT_CATEGORY = f"{PROJECT}/CodeSystem/consent-category"
 AUDIT_ACTION = f"{PROJECT}/CodeSystem/audit-action"
 AUDIT_OUTCOME = f"{PROJECT}/CodeSystem/audit-outcome"
+ELDERLY_CERTIFICATE = f"{PROJECT}/StructureDefinition/elderly-certificate"
+LIMIT_CERTIFICATE = f"{PROJECT}/StructureDefinition/limit-certificate"
+LIMIT_BRACKET = f"{PROJECT}/CodeSystem/limit-bracket"
+LIMIT_CLASSIFICATION = f"{PROJECT}/CodeSystem/limit-certificate-classification"
 
 # the audited action -> AuditEvent.action (C create, R read, E execute)
 AUDIT_ACTION_KIND = {"consent": "C", "view": "R", "visit_view": "R"}
@@ -103,7 +107,47 @@ def coverage(visit_id: str, eligibility: dict[str, Any]) -> dict[str, Any]:
         resource["dependent"] = branch
     if eligibility.get("copay_ratio") is not None:
         resource["costToBeneficiary"] = [_copay(eligibility["copay_ratio"])]
+    resource["extension"] += _certificate_extensions(eligibility)
     return resource
+
+
+def _certificate_extensions(eligibility: dict[str, Any]) -> list[dict[str, Any]]:
+    """The elderly certificate (高齢受給者証) and, when the use case left it visible (the patient's
+    limit-certificate consent), the limit certificate (限度額適用認定証): eligsim extensions, as no
+    JP guide gives either a shape."""
+    extensions = []
+    elderly = eligibility.get("elderly_certificate")
+    if elderly:
+        copay = _quantity_percent(elderly["copay_ratio"])
+        extensions.append(_certificate(ELDERLY_CERTIFICATE, elderly, copayRatio=copay))
+    limit = eligibility.get("limit_certificate")
+    if limit:
+        bracket = _coded(LIMIT_BRACKET, limit["bracket_code"], limit["bracket_label"])
+        classification = _coded(
+            LIMIT_CLASSIFICATION, limit["classification"], limit["classification_label"]
+        )
+        extensions.append(
+            _certificate(LIMIT_CERTIFICATE, limit, bracket=bracket, classification=classification)
+        )
+    return extensions
+
+
+def _certificate(url: str, certificate: dict[str, Any], **parts: dict[str, Any]) -> dict[str, Any]:
+    """A complex extension: the given parts, the validity period and the dates the registry has."""
+    dates = {
+        "issued": certificate.get("issued_on"),
+        "longTermSince": certificate.get("long_term_on"),
+    }
+    values = {
+        **parts,
+        "period": {"valuePeriod": _period(certificate["valid_from"], certificate["valid_until"])},
+        **{name: {"valueDate": _date(day)} for name, day in dates.items() if day},
+    }
+    return {"url": url, "extension": [{"url": name, **value} for name, value in values.items()]}
+
+
+def _coded(system: str, code: str, display: str) -> dict[str, Any]:
+    return {"valueCoding": {"system": system, "code": code, "display": display}}
 
 
 def medication_dispense(record_id: str, visit_id: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -291,8 +335,12 @@ def _insurance_category(insurer_number: str) -> str:
 def _copay(ratio: int) -> dict[str, Any]:
     return {
         "type": _coding("http://terminology.hl7.org/CodeSystem/coverage-copay-type", "copaypct"),
-        "valueQuantity": {"value": ratio, "unit": "%", "system": UCUM, "code": "%"},
+        **_quantity_percent(ratio),
     }
+
+
+def _quantity_percent(ratio: int) -> dict[str, Any]:
+    return {"valueQuantity": {"value": ratio, "unit": "%", "system": UCUM, "code": "%"}}
 
 
 def _no_coverage(visit_id: str) -> dict[str, Any]:

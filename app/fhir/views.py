@@ -12,10 +12,11 @@ from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from app.fhir import eligibility, resources
+from app.fhir import document, eligibility, resources
 from app.fhir.outcomes import FHIR_JSON, FHIR_PREFIX, fhir_response, register_outcomes
 from app.service import portal
 from app.service.checks import NumbersCheck, check_numbers
+from app.service.errors import ServiceError
 from app.service.visits import medical_records, visit_summary
 from app.web.auth import authenticated, institution_code
 from app.web.extensions import bearer_key, counts_inquiries, service
@@ -155,6 +156,21 @@ def search_observation(query: dict[str, Any]) -> Response:
     return _searchset(_page_of(found, query), len(found), query)
 
 
+@blueprint.route("/Composition/<composition_id>/$document")
+@fhir_operation("fhir_checkup_document", "A checkup as a document Bundle; needs a checkup consent")
+@authenticated("institution")
+def checkup_document(composition_id: str) -> Response:
+    """The checkup-report document (健康診断結果報告書) of one checkup, the Composition id being
+    ``{visit_id}-{YYYYMMDD}``: read under the checkup consent as Observation reads it."""
+    visit_id, examined_on = document.parse_composition_id(composition_id)
+    checkup = _checkup_on(visit_id, examined_on)
+    summary = visit_summary(service(), institution_code(), visit_id)
+    bundle = document.checkup_bundle(
+        visit_id, institution_code(), summary["eligibility"], checkup, now_utc()
+    )
+    return fhir_response(bundle)
+
+
 @blueprint.route("/AuditEvent")
 @fhir_operation("fhir_search_audit_event", "The patient's access log; needs a portal token")
 @blueprint.arguments(PagingSchema, location="query")
@@ -192,6 +208,16 @@ def _all_checkups(visit_id: str) -> list[dict[str, Any]]:
         if page_number * CHECKUPS_PER_READ >= page.total:
             return checkups
         page_number += 1
+
+
+def _checkup_on(visit_id: str, examined_on: dt.date) -> dict[str, Any]:
+    """The person's checkup of that day (the newest, should there be two), in one audited look."""
+    query = {"date_from": examined_on, "date_to": examined_on, "page": 1, "page_size": 1}
+    page = medical_records(service(), institution_code(), visit_id, "checkup", query)
+    if not page.items:
+        raise ServiceError("NOT_FOUND", "no checkup of this patient on that day")
+    checkup: dict[str, Any] = page.items[0]
+    return checkup
 
 
 def _consent_id(visit_id: str, given: dict[str, Any]) -> str:
@@ -257,15 +283,23 @@ SERVED: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
     "Consent": (("search-type",), (("patient", "reference"),)),
     "AuditEvent": (("search-type",), ()),
     "CoverageEligibilityRequest": ((), ()),
+    "Composition": ((), ()),
 }
-# resource type -> the operation it answers (no read or search)
-OPERATIONS = {"CoverageEligibilityRequest": "submit"}
+# resource type -> the operation it answers (no read or search) and its definition
+OPERATIONS = {
+    "CoverageEligibilityRequest": (
+        "submit",
+        f"{resources.PROJECT}/OperationDefinition/CoverageEligibilityRequest-submit",
+    ),
+    "Composition": ("document", "http://hl7.org/fhir/OperationDefinition/Composition-document"),
+}
 PROFILES = {
-    "Patient": "JP_Patient",
-    "Coverage": "JP_Coverage",
-    "MedicationDispense": "JP_MedicationDispense",
-    "Observation": "JP_Observation_LabResult",
-    "Consent": "JP_Consent",
+    "Patient": f"{resources.PROFILE}/JP_Patient",
+    "Coverage": f"{resources.PROFILE}/JP_Coverage",
+    "MedicationDispense": f"{resources.PROFILE}/JP_MedicationDispense",
+    "Observation": f"{resources.PROFILE}/JP_Observation_LabResult",
+    "Consent": f"{resources.PROFILE}/JP_Consent",
+    "Composition": document.COMPOSITION_PROFILE,
 }
 BASE_PROFILE = "http://hl7.org/fhir/StructureDefinition"
 
@@ -303,8 +337,7 @@ def _served(
     if interactions:
         resource["interaction"] = [{"code": code} for code in interactions]
     if kind in OPERATIONS:
-        name = OPERATIONS[kind]
-        definition = f"{resources.PROJECT}/OperationDefinition/{kind}-{name}"
+        name, definition = OPERATIONS[kind]
         resource["operation"] = [{"name": name, "definition": definition}]
     if "search-type" in interactions:
         paging = (("_count", "number"), ("_page", "number"))
@@ -313,7 +346,5 @@ def _served(
 
 
 def _profile(kind: str) -> str:
-    """The JP Core profile, or the base R4 one where JP Core has none (AuditEvent)."""
-    if kind in PROFILES:
-        return f"{resources.PROFILE}/{PROFILES[kind]}"
-    return f"{BASE_PROFILE}/{kind}"
+    """The JP profile, or the base R4 one where no JP guide has one (AuditEvent)."""
+    return PROFILES.get(kind, f"{BASE_PROFILE}/{kind}")

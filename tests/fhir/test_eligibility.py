@@ -1,14 +1,20 @@
 """Eligibility as FHIR's own exchange: a CoverageEligibilityRequest answered with the same validity,
 co-pay and limit bracket as the JSON API's check by numbers, through the same audited use case."""
 
+import copy
+import datetime as dt
+
 import pytest
 
 from app.fhir import eligibility as fhir_eligibility
 from app.fhir import resources as jp
+from payer_registry.records import PERSON_RECORD
+from payer_registry.writer import upsert_record
 from tests.api.conftest import bearer
 from tests.api.test_portal import portal_token
 from tests.fhir.conftest import valid_r4
 from tests.fhir.test_refusals import refusal
+from tests.registry.conftest import BASE_RECORD
 
 SUBMIT = "/fhir/r4/CoverageEligibilityRequest/$submit"
 NUMBERS = {"insurer_number": "06139992", "symbol": "12-34", "number": "5678", "branch": "01"}
@@ -90,6 +96,48 @@ def test_submit_answers_as_the_json_check(client, keys, person, consent):
         assert found["limit-bracket"]["allowedString"] == bracket == "A03"
     else:
         assert "limit-bracket" not in found and "limit_certificate" not in json_check
+
+
+@pytest.fixture
+def elderly(registry):
+    """A 72-year-old with an elderly certificate (co-pay 20%) valid this year."""
+    today = dt.date.today()
+    certificate = {
+        "copay_ratio": 20,
+        "valid_from": (today - dt.timedelta(days=200)).isoformat(),
+        "valid_until": (today + dt.timedelta(days=200)).isoformat(),
+        "issued_on": (today - dt.timedelta(days=230)).isoformat(),
+    }
+    record = {
+        **copy.deepcopy(BASE_RECORD),
+        "birth_date": today.replace(year=today.year - 72, day=1).isoformat(),
+        "elderly_certificates": [certificate],
+        "limit_certificates": [],
+    }
+    record["qualifications"][0]["insured_number"] = "06139992:12-34:7000:01"
+    with registry.begin() as conn:
+        upsert_record(conn, PERSON_RECORD.load(record))
+    return record
+
+
+def test_the_elderly_certificate_rides_on_the_coverage(client, keys, elderly):
+    numbers = {"number": "7000", "birth_date": elderly["birth_date"]}
+    json_check = client.post(
+        "/api/v1/eligibility-checks",
+        json={**NUMBERS, **numbers},
+        headers=bearer(keys["clinic"]),
+    ).get_json()["eligibility"]
+    answer = submit(client, keys["clinic"], eligibility_request(**numbers))
+    coverage = {r["id"]: r for r in answer["contained"]}["coverage"]
+    (certificate,) = [e for e in coverage["extension"] if e["url"] == jp.ELDERLY_CERTIFICATE]
+    parts = {part["url"]: part for part in certificate["extension"]}
+    expected = json_check["elderly_certificate"]
+    assert parts["copayRatio"]["valueQuantity"]["value"] == expected["copay_ratio"] == 20
+    assert parts["period"]["valuePeriod"] == {
+        "start": expected["valid_from"],
+        "end": expected["valid_until"],
+    }
+    assert parts["issued"]["valueDate"] == expected["issued_on"]
 
 
 def test_unknown_numbers_answer_an_error_outcome(client, keys, person):

@@ -43,8 +43,13 @@ def test_metadata_lists_exactly_what_is_served(client):
         "Consent",
         "AuditEvent",
         "CoverageEligibilityRequest",
+        "Composition",
     }
     assert served["CoverageEligibilityRequest"]["operation"][0]["name"] == "submit"
+    assert served["Composition"]["operation"][0] == {
+        "name": "document",
+        "definition": "http://hl7.org/fhir/OperationDefinition/Composition-document",
+    }
     assert [i["code"] for i in served["Patient"]["interaction"]] == ["read"]
     assert {p["name"] for p in served["Observation"]["searchParam"]} >= {"patient", "category"}
 
@@ -77,8 +82,9 @@ def test_patient_is_a_jp_core_patient(client, keys, visit):
 def test_coverage_carries_the_insured_number_and_copay(client, keys, visit):
     (coverage,) = entries(fhir(client, keys["clinic"], f"Coverage?patient={visit}"))
     assert coverage == fhir(client, keys["clinic"], f"Coverage/{visit}")
-    extensions = {e["url"].rpartition("/")[2]: e["valueString"] for e in coverage["extension"]}
+    extensions = {e["url"].rpartition("/")[2]: e.get("valueString") for e in coverage["extension"]}
     assert extensions == {
+        "limit-certificate": None,  # a complex extension (test below)
         "JP_Coverage_InsuredPersonSymbol": "12-34",
         "JP_Coverage_InsuredPersonNumber": "5678",
         "JP_Coverage_InsuredPersonSubNumber": "01",
@@ -92,6 +98,34 @@ def test_coverage_carries_the_insured_number_and_copay(client, keys, visit):
     }
     assert coverage["costToBeneficiary"][0]["valueQuantity"]["value"] == 30
     assert (coverage["status"], coverage["period"]) == ("active", {"start": "2015-04-01"})
+
+
+def certificates(coverage):
+    """The eligsim certificate extensions on a Coverage, by URL, each as its parts by name."""
+    return {
+        e["url"]: {part["url"]: part for part in e["extension"]}
+        for e in coverage["extension"]
+        if e["url"].startswith(jp.PROJECT)
+    }
+
+
+def test_coverage_shows_the_limit_certificate_only_with_its_consent(client, keys, card):
+    consented = present_card(client, keys["clinic"], card, ALL_CONSENTS).get_json()["visit_id"]
+    limit = certificates(fhir(client, keys["clinic"], f"Coverage/{consented}"))[
+        jp.LIMIT_CERTIFICATE
+    ]
+    assert limit["bracket"]["valueCoding"] == {
+        "system": jp.LIMIT_BRACKET,
+        "code": "A03",
+        "display": "ウ",
+    }
+    assert limit["classification"]["valueCoding"]["code"] == "01"
+    assert limit["period"]["valuePeriod"] == {"start": "2024-08-01", "end": "2030-07-31"}
+
+    declined = present_card(client, keys["clinic"], card, {"checkup": True}).get_json()["visit_id"]
+    assert certificates(fhir(client, keys["clinic"], f"Coverage/{declined}")) == {}
+    # the patient's newest choice stands for the earlier visit too, as in the JSON API
+    assert certificates(fhir(client, keys["clinic"], f"Coverage/{consented}")) == {}
 
 
 def test_medication_dispenses_page_with_next_links(client, keys, visit):
