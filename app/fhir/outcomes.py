@@ -39,13 +39,24 @@ def fhir_response(resource: dict[str, Any], status: int = 200) -> Response:
 
 
 def operation_outcome(status: int, code: str, message: str) -> Response:
+    outcome = coded_outcome(
+        "fatal" if status >= 500 else "error",
+        ISSUE_TYPES.get(status, "exception" if status >= 500 else "processing"),
+        code,
+        message,
+    )
+    return fhir_response(outcome, status)
+
+
+def coded_outcome(severity: str, issue_type: str, code: str, message: str) -> dict[str, Any]:
+    """An OperationOutcome of one issue carrying the API's stable code."""
     issue = {
-        "severity": "fatal" if status >= 500 else "error",
-        "code": ISSUE_TYPES.get(status, "exception" if status >= 500 else "processing"),
+        "severity": severity,
+        "code": issue_type,
         "details": {"coding": [{"system": ERROR_CODE_SYSTEM, "code": code}], "text": message},
         "diagnostics": message,
     }
-    return fhir_response({"resourceType": "OperationOutcome", "issue": [issue]}, status)
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
 def register_outcomes(blueprint: Blueprint) -> None:

@@ -26,6 +26,11 @@ NAME_REPRESENTATION = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-repre
 INSURED_PERSON_CATEGORY = f"{JP_CORE}/mhlw/CodeSystem/InsuredPersonCategory"
 INSURANCE_CATEGORY = f"{JP_CORE}/mhlw/CodeSystem/InsuranceMajorCategory"
 YJ_CODE = "http://capstandard.jp/iyaku.info/CodeSystem/YJ-code"
+RP_NUMBER = f"{JP_CORE}/mhlw/IdSystem/Medication-RPGroupNumber"
+ORDER_IN_RP = f"{JP_CORE}/mhlw/IdSystem/MedicationAdministrationIndex"
+RESOURCE_INSTANCE = f"{JP_CORE}/IdSystem/resourceInstance-identifier"
+PERIOD_OF_USE = f"{EXTENSION}/JP_MedicationDosage_PeriodOfUse"
+USAGE_DURATION = f"{EXTENSION}/JP_MedicationDosage_UsageDuration"
 CHECKUP_ITEM_CODE = "urn:oid:1.2.392.200119.6.1005"
 JLAC10 = "http://medis.or.jp/CodeSystem/master-JLAC10-17digits"
 OBSERVATION_CATEGORY = f"{JP_CORE}/CodeSystem/JP_SimpleObservationCategory_CS"
@@ -155,12 +160,7 @@ def medication_dispense(record_id: str, visit_id: str, record: dict[str, Any]) -
     (contained, as the records hold no resource of their own for either)."""
     dispenser = _organization("dispenser", record["dispenser_code"], record["dispenser_name"])
     prescriber = _organization("prescriber", record["prescriber_code"], record["prescriber_name"])
-    drug = {
-        "text": record["drug_name"],
-        "coding": [
-            {"system": YJ_CODE, "code": record["drug_code"], "display": record["drug_name"]}
-        ],
-    }
+    drug = _drug(record)
     return {
         "resourceType": "MedicationDispense",
         "id": record_id,
@@ -172,10 +172,57 @@ def medication_dispense(record_id: str, visit_id: str, record: dict[str, Any]) -
         "performer": [{"actor": {"reference": "#dispenser", "display": record["dispenser_name"]}}],
         "authorizingPrescription": [{"reference": "#prescription"}],
         "quantity": {"value": record["quantity"], "unit": record["unit"]},
-        "daysSupply": {"value": record["days"], "unit": "日", "system": UCUM, "code": "d"},
+        "daysSupply": _days(record["days"]),
         "whenHandedOver": _date(record["dispensed_on"]),
         "dosageInstruction": [{"text": record["usage"]}],
         "note": [{"text": f"成分: {record['ingredient']}"}],
+    }
+
+
+def medication_request(
+    visit_id: str, prescription: dict[str, Any], today: dt.date
+) -> dict[str, Any]:
+    """JP_MedicationRequest: one drug an institution prescribed (one Rp of one drug), the
+    institution as a contained requester; active until its last day of use, then completed."""
+    days, first, last = prescription["days"], prescription["issued_on"], prescription["last_day"]
+    daily = {"value": prescription["quantity"], "unit": prescription["unit"]}
+    requester = _organization(
+        "requester", prescription["institution_code"], prescription["institution_name"]
+    )
+    return {
+        "resourceType": "MedicationRequest",
+        "id": prescription["id"],
+        "meta": {
+            "profile": [f"{PROFILE}/JP_MedicationRequest"],
+            "lastUpdated": prescription["recorded_at"].isoformat(),
+        },
+        "contained": [requester],
+        "identifier": [
+            {"system": RP_NUMBER, "value": "1"},
+            {"system": ORDER_IN_RP, "value": "1"},
+            {"system": RESOURCE_INSTANCE, "value": prescription["id"]},
+        ],
+        "status": "active" if last >= today else "completed",
+        "intent": "order",
+        "medicationCodeableConcept": _drug(prescription),
+        "subject": {"reference": f"Patient/{visit_id}"},
+        "authoredOn": _date(first),
+        "requester": {"reference": "#requester", "display": prescription["institution_name"]},
+        "note": [{"text": f"成分: {prescription['ingredient']}"}],
+        "dosageInstruction": [
+            {
+                "extension": [
+                    {"url": PERIOD_OF_USE, "valuePeriod": _period(first, last)},
+                    {"url": USAGE_DURATION, "valueDuration": _days(days)},
+                ],
+                "text": prescription["usage"],
+                "doseAndRate": [{"rateRatio": {"numerator": daily, "denominator": _days(1)}}],
+            }
+        ],
+        "dispenseRequest": {
+            "quantity": {**daily, "value": round(prescription["quantity"] * days, 3)},
+            "expectedSupplyDuration": _days(days),
+        },
     }
 
 
@@ -362,6 +409,19 @@ def _organization(local_id: str, code: str, name: str) -> dict[str, Any]:
         "identifier": [{"system": INSTITUTION_NUMBER, "value": code}],
         "name": name,
     }
+
+
+def _drug(record: dict[str, Any]) -> dict[str, Any]:
+    """The printed drug name and its YJ code."""
+    name = record["drug_name"]
+    return {
+        "text": name,
+        "coding": [{"system": YJ_CODE, "code": record["drug_code"], "display": name}],
+    }
+
+
+def _days(days: int) -> dict[str, Any]:
+    return {"value": days, "unit": "日", "system": UCUM, "code": "d"}
 
 
 def _prescription(visit_id: str, drug: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:

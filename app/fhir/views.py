@@ -13,15 +13,23 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from app.fhir import document, eligibility, resources
-from app.fhir.outcomes import FHIR_JSON, FHIR_PREFIX, fhir_response, register_outcomes
+from app.fhir.outcomes import (
+    FHIR_JSON,
+    FHIR_PREFIX,
+    coded_outcome,
+    fhir_response,
+    register_outcomes,
+)
 from app.service import portal
 from app.service.checks import NumbersCheck, check_numbers
 from app.service.errors import ServiceError
+from app.service.prescriptions import own_prescription, prescriptions_of_patient
 from app.service.visits import medical_records, visit_summary
 from app.web.auth import authenticated, institution_code
 from app.web.extensions import bearer_key, counts_inquiries, service
 from app.web.schemas import StrictSchema
 from payer_registry.clock import now_utc
+from payer_registry.eligibility import today_in_japan
 
 blueprint = Blueprint(
     "fhir",
@@ -140,6 +148,37 @@ def search_medication_dispense(query: dict[str, Any]) -> Response:
     return _searchset(found, page.total, query)
 
 
+@blueprint.route("/MedicationRequest")
+@fhir_operation(
+    "fhir_search_medication_request",
+    "Recorded prescriptions: this institution's always, others' under a medication consent",
+)
+@blueprint.arguments(SearchSchema, location="query")
+@authenticated("institution")
+def search_medication_request(query: dict[str, Any]) -> Response:
+    """The prescriptions recorded for the visit's patient (newest first). Other institutions' are
+    left out without a live medication consent here; a ``search.mode: outcome`` entry then says
+    why (CONSENT_REQUIRED or CONSENT_EXPIRED), and the answer is still 200."""
+    visit_id = _visit_of(query)
+    seen = prescriptions_of_patient(service(), institution_code(), visit_id)
+    today = today_in_japan()
+    found = [resources.medication_request(visit_id, item, today) for item in seen.items]
+    withheld = seen.withheld
+    outcome = None
+    if withheld:  # what was left out, and why: the consent refusal's code and message
+        outcome = coded_outcome("warning", "suppressed", withheld.code, withheld.message)
+    return _searchset(_page_of(found, query), len(found), query, outcome)
+
+
+@blueprint.route("/MedicationRequest/<prescription_id>")
+@fhir_operation("fhir_read_medication_request", "A prescription this institution recorded")
+@authenticated("institution")
+def read_medication_request(prescription_id: str) -> Response:
+    prescription = own_prescription(service(), institution_code(), prescription_id)
+    subject = prescription["visit_id"]
+    return fhir_response(resources.medication_request(subject, prescription, today_in_japan()))
+
+
 @blueprint.route("/Observation")
 @fhir_operation("fhir_search_observation", "Checkup items; needs a checkup consent")
 @blueprint.arguments(ObservationSearchSchema, location="query")
@@ -247,12 +286,15 @@ def _page_of(found: list[Resource], query: dict[str, Any]) -> list[Resource]:
     return found[first : first + query["count"]]
 
 
-def _searchset(found: list[Resource], total: int, query: dict[str, Any]) -> Response:
-    """A searchset Bundle with ``self`` and, when more remain, ``next`` links."""
+def _searchset(
+    found: list[Resource], total: int, query: dict[str, Any], outcome: Resource | None = None
+) -> Response:
+    """A searchset Bundle with ``self`` and, when more remain, ``next`` links; ``outcome`` (what
+    was left out, and why) is an extra entry of every page."""
     links = [{"relation": "self", "url": _page_url(query["page"])}]
     if query["page"] * query["count"] < total:
         links.append({"relation": "next", "url": _page_url(query["page"] + 1)})
-    bundle = {
+    bundle: Resource = {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": total,
@@ -266,6 +308,8 @@ def _searchset(found: list[Resource], total: int, query: dict[str, Any]) -> Resp
             for item in found
         ],
     }
+    if outcome:
+        bundle["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
     return fhir_response(bundle)
 
 
@@ -279,6 +323,7 @@ SERVED: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
     "Patient": (("read",), ()),
     "Coverage": (("read", "search-type"), (("patient", "reference"),)),
     "MedicationDispense": (("search-type",), (("patient", "reference"),)),
+    "MedicationRequest": (("read", "search-type"), (("patient", "reference"),)),
     "Observation": (("search-type",), (("patient", "reference"), ("category", "token"))),
     "Consent": (("search-type",), (("patient", "reference"),)),
     "AuditEvent": (("search-type",), ()),
@@ -297,6 +342,7 @@ PROFILES = {
     "Patient": f"{resources.PROFILE}/JP_Patient",
     "Coverage": f"{resources.PROFILE}/JP_Coverage",
     "MedicationDispense": f"{resources.PROFILE}/JP_MedicationDispense",
+    "MedicationRequest": f"{resources.PROFILE}/JP_MedicationRequest",
     "Observation": f"{resources.PROFILE}/JP_Observation_LabResult",
     "Consent": f"{resources.PROFILE}/JP_Consent",
     "Composition": document.COMPOSITION_PROFILE,

@@ -33,19 +33,24 @@ from app.service import consent, portal
 from app.service.checks import NumbersCheck, check_numbers
 from app.service.consent import Grant
 from app.service.errors import ServiceError
+from app.service.prescriptions import check_prescriptions, drug_list
 from app.service.visits import issue_challenge, open_card_visit
 from app.web.errors import ApiError
 from app.web.extensions import service
 from app.web.routes import add_visit_record_routes, operation
 from app.web.schemas import (
     ConsentChoicesSchema,
+    DrugListSchema,
     EligibilityCheckSchema,
     EligibilityResultSchema,
     PortalTokenSchema,
+    PrescriptionCheckRequestSchema,
+    PrescriptionCheckResultSchema,
     StrictBoolean,
     StrictSchema,
     VisitOpenedSchema,
     no_consents,
+    planned_drugs,
 )
 from payer_registry.limits import BRACKETS, bracket, monthly_limit
 
@@ -258,6 +263,9 @@ class ConsentRulesSchema(Schema):
     record_pages = fields.List(fields.Nested(RecordPageSchema))
     certificate_categories = fields.List(fields.String())
     default_offered = fields.List(fields.String())
+    duplicate_details_category = fields.String(
+        metadata={"description": "the consent under which a duplicate check shows its details"}
+    )
 
 
 class StationSchema(Schema):
@@ -346,6 +354,26 @@ def check_by_numbers(body: dict[str, Any]) -> dict[str, Any]:
 add_visit_record_routes(
     blueprint, _code, "station_{category}_records", guards=[blueprint.doc(security=NO_KEY)]
 )
+
+
+@blueprint.route("/drugs")
+@operation(blueprint, "station_list_drugs")
+@blueprint.doc(security=NO_KEY)
+@blueprint.response(200, DrugListSchema)
+def drugs() -> dict[str, Any]:
+    """The bundled drug list the page's planned-drug form searches."""
+    return {"drugs": drug_list()}
+
+
+@blueprint.route("/prescription-checks", methods=["POST"])
+@operation(blueprint, "station_check_prescriptions")
+@blueprint.doc(**POST_DOC)
+@blueprint.arguments(PrescriptionCheckRequestSchema)
+@blueprint.response(200, PrescriptionCheckResultSchema)
+def check_planned_drugs(body: dict[str, Any]) -> dict[str, Any]:
+    """The duplicate-medication check for a visit of the station's institution."""
+    drugs = planned_drugs(body)
+    return check_prescriptions(service(), _code(), body["visit_id"], drugs, body["staff_id"])
 
 
 @blueprint.route("/portal-sessions", methods=["POST"])

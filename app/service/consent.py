@@ -14,6 +14,12 @@
   consented. A check by numbers (no card) can carry only the limit-certificate consent, given in front
   of the staff; medical records are never available without a card.
 - The patient sees their own medications and checkups in the portal, with no consent.
+- In a declared disaster period (災害時), an institution in one of its prefectures (the first two
+  digits of its code) may look at a person its disaster search found — eligibility (certificates
+  hidden), medications, checkups — without a consent, while that period lasts (docs/rules.md §8).
+- A duplicate-medication check (重複投薬等チェック) runs with or without a consent; what it found (where,
+  when, which drug) shows only under a live medication consent at the checking institution, else
+  only that a duplicate exists and of which ingredient.
 
 The web API, the batch, the reader station and the front-desk page (served ``rules()``) use these.
 """
@@ -26,14 +32,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from app.service.errors import ServiceError
-from app.service.models import Consent
+from app.service.models import Consent, Disaster, DisasterPrefecture
 from payer_registry.clock import as_utc
+from payer_registry.eligibility import JAPAN
 from payer_registry.models import table_of
 
 consents = table_of(Consent)
+disasters = table_of(Disaster)
+disaster_prefectures = table_of(DisasterPrefecture)
 # a row that is a consent, not a decline (which ends the moment it is given)
 _GIVEN = consents.c.available_until > consents.c.consented_at
 
@@ -59,12 +68,20 @@ CERTIFICATE_CATEGORIES = ("limit_certificate", "specific_diseases")
 DEFAULT_OFFERED = ("medication", "checkup", "limit_certificate", "specific_diseases")
 # the patient's own records in the portal: path -> category
 PORTAL_PAGES = {"medications": "medication", "checkups": "checkup"}
+# 災害時: the records a look through a disaster search shows without a consent: path -> category
+DISASTER_PAGES = {"medications": "medication", "checkups": "checkup"}
+# the consent under which a duplicate-medication check shows what it found
+DUPLICATE_DETAILS_CATEGORY = "medication"
 
 
 class ConsentState(StrEnum):
     LIVE = "live"
     EXPIRED = "expired"
     NONE = "none"
+    DISASTER = (
+        "disaster"  # no consent needed: the look's disaster period is open to the institution
+    )
+    NO_DISASTER = "no_disaster"  # a disaster look whose period is not open to the institution now
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +209,53 @@ def require_live(state: ConsentState, category: str) -> None:
         raise ServiceError(
             "CONSENT_REQUIRED", f"the patient has not consented to show {category} here"
         )
+    if state is ConsentState.NO_DISASTER:
+        raise disaster_refusal()
+
+
+def prefecture_of(institution_code: str) -> str:
+    """An institution's prefecture: the first two digits of its 10-digit code (医療機関コード)."""
+    return institution_code[:2]
+
+
+def disasters_open_to(conn: Connection, institution_code: str, at: dt.datetime) -> list[int]:
+    """The declared disaster periods open to the institution at ``at``: covering its prefecture and
+    Japan's calendar day of ``at`` (both ends included), not ended by then; longest-lasting first."""
+    day = at.astimezone(JAPAN).date()
+    stmt = (
+        select(disasters.c.id)
+        .join(disaster_prefectures, disaster_prefectures.c.disaster_id == disasters.c.id)
+        .where(
+            disaster_prefectures.c.prefecture == prefecture_of(institution_code),
+            disasters.c.starts_on <= day,
+            disasters.c.ends_on >= day,
+            or_(disasters.c.ended_at.is_(None), disasters.c.ended_at > at),
+        )
+        .order_by(disasters.c.ends_on.desc(), disasters.c.id.desc())
+    )
+    return list(conn.scalars(stmt))
+
+
+def disaster_state(
+    conn: Connection, institution_code: str, disaster_id: int, at: dt.datetime
+) -> ConsentState:
+    """A look through a disaster search needs no consent while the period it was made under is
+    still open to the institution."""
+    open_now = disaster_id in disasters_open_to(conn, institution_code, at)
+    return ConsentState.DISASTER if open_now else ConsentState.NO_DISASTER
+
+
+def disaster_refusal() -> ServiceError:
+    return ServiceError(
+        "DISASTER_ACCESS_FORBIDDEN",
+        "no declared disaster period covers this institution's prefecture now",
+    )
+
+
+def duplicate_details_shown(state: ConsentState) -> bool:
+    """Whether a duplicate-medication check shows where, when and what was prescribed: only under a
+    live ``DUPLICATE_DETAILS_CATEGORY`` consent at the checking institution (docs/rules.md §7)."""
+    return state is ConsentState.LIVE
 
 
 def live_categories(given: Iterable[Mapping[str, Any]], at: dt.datetime) -> set[str]:
@@ -243,6 +307,7 @@ def rules() -> dict[str, Any]:
         "record_pages": [{"path": p, "category": c} for p, c in RECORD_PAGES.items()],
         "certificate_categories": list(CERTIFICATE_CATEGORIES),
         "default_offered": list(DEFAULT_OFFERED),
+        "duplicate_details_category": DUPLICATE_DETAILS_CATEGORY,
     }
 
 

@@ -12,7 +12,9 @@ from app.service import audit, consent
 from app.service.audit import Action, Actor, Outcome, access_log
 from app.service.card_proof import CardProof, prove_card
 from app.service.context import ServiceContext
+from app.service.disasters import DISASTER_ACTIONS
 from app.service.errors import ServiceError
+from app.service.prescriptions import checks_of_person
 from app.service.sessions import open_portal_session, portal_person
 from payer_registry.confirmation import confirm_person
 from payer_registry.eligibility import today_in_japan
@@ -23,6 +25,7 @@ PORTAL_SESSION_TTL = dt.timedelta(minutes=30)
 # what a portal view audits as its category, besides the records' own categories
 ELIGIBILITY_PAGE = "eligibility"
 ACCESS_LOG_PAGE = "access_log"
+PRESCRIPTION_CHECKS_PAGE = "prescription_checks"
 
 
 def open_portal(ctx: ServiceContext, session_id: str, proof: CardProof) -> dict[str, Any]:
@@ -54,15 +57,10 @@ def patient(ctx: ServiceContext, token: str | None) -> int:
 def viewer(ctx: ServiceContext, token: str | None, page: str) -> int:
     """The person a live portal token belongs to, their view of ``page`` audited before it is shown."""
     person_id = patient(ctx, token)
-    with ctx.registry.begin() as conn:
-        audit.append(
-            conn,
-            actor=Actor.PATIENT,
-            action=Action.PORTAL_VIEW,
-            outcome=Outcome.SHOWN,
-            person_id=person_id,
-            category=page,
-        )
+    view = audit.Entry(
+        Actor.PATIENT, Action.PORTAL_VIEW, Outcome.SHOWN, person_id=person_id, category=page
+    )
+    audit.append_committed(ctx.registry.engine, view)  # a read-only use case: the group commit
     return person_id
 
 
@@ -76,10 +74,19 @@ def my_view(ctx: ServiceContext, token: str | None) -> dict[str, Any]:
 
 
 def my_access_log(ctx: ServiceContext, token: str | None) -> dict[str, Any]:
-    """Which institution did what with my data, and when (newest first)."""
+    """Which institution did what with my data, and when (newest first); disaster access (災害時:
+    searched or looked at without card or consent) is marked."""
     person_id = viewer(ctx, token, ACCESS_LOG_PAGE)
     with ctx.registry.connect() as conn:
-        return {"entries": access_log(conn, person_id)}
+        entries = access_log(conn, person_id)
+    return {"entries": [{**e, "disaster_access": e["action"] in DISASTER_ACTIONS} for e in entries]}
+
+
+def my_prescription_checks(ctx: ServiceContext, token: str | None) -> dict[str, Any]:
+    """The duplicate-medication checks (重複投薬等チェック) institutions made on me, newest first."""
+    person_id = viewer(ctx, token, PRESCRIPTION_CHECKS_PAGE)
+    with ctx.registry.connect() as conn:
+        return {"checks": checks_of_person(conn, person_id)}
 
 
 def my_records(

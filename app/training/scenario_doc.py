@@ -4,12 +4,13 @@ on today's date, so the committed document stays equal to the code."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from app.training.scenarios import MANIFEST, PIN, Expected, Method, Scenario
+from app.training.scenarios import MANIFEST, PIN, PLANNED_DAYS, Expected, Method, Scenario
 from payer_registry.eligibility import VALIDITY_CODES, Validity
 from payer_registry.identifiers import is_late_stage_elderly
 from payer_registry.limits import BRACKETS
+from payer_registry.synthetic.reference import drugs
 
 JA, EN = 0, 1
 VALIDITY = {
@@ -39,6 +40,12 @@ CATEGORIES = {
     "limit_certificate": ("限度額適用認定証関連情報", "limit certificate"),
     "specific_diseases": ("特定疾病療養受療証", "specific diseases"),
 }
+FINDINGS = {
+    "duplicate": ("重複あり", "duplicate"),
+    "same_class": ("同じ薬効分類", "same class"),
+    "none": ("重複なし", "none"),
+}
+DRUG_NAMES = {drug.code: drug.name for drug, _ in drugs()}
 _SEPARATOR = ("、", ", ")
 
 
@@ -70,7 +77,20 @@ def _shown(expected: Expected, lang: int) -> list[str]:
     for category, count in expected.records.items():
         name = CATEGORIES[category][lang]
         parts.append((f"{name} {count}件", f"{count} {name} records")[lang])
+    if expected.duplicate_check:
+        parts.append(_duplicate_text(expected.duplicate_check, lang))
     return parts
+
+
+def _duplicate_text(findings: Mapping[str, str], lang: int) -> str:
+    """The duplicate-medication check of planned drugs, e.g. ``重複投薬等チェック（今日から28日分）: …``."""
+    found = _SEPARATOR[lang].join(
+        f"{DRUG_NAMES[code]} → {FINDINGS[finding][lang]}" for code, finding in findings.items()
+    )
+    return (
+        f"重複投薬等チェック（今日から{PLANNED_DAYS}日分）: {found}",
+        f"duplicate check ({PLANNED_DAYS} days from today): {found}",
+    )[lang]
 
 
 def terminal_text(scenario: Scenario, lang: int) -> str:

@@ -20,6 +20,7 @@ TOKYO = "13"
 POST_CODE = "100-0013"  # 東京都千代田区霞が関, every scenario person's address
 CLINIC = ("1319900011", "霞が関内科クリニック")  # 医療機関コード: Tokyo, medical
 PHARMACY = ("1349900015", "霞が関薬局")  # Tokyo, pharmacy
+OTHER_CLINIC = ("1319900029", "日比谷循環器クリニック")  # a second clinic of the same patients
 CHRONIC = ("2171022F1016", "3962002F2082", "2189015F1129")  # amlodipine, metformin, atorvastatin
 ACUTE = "1149019F1224"  # loxoprofen
 REFILLS, REFILL_DAYS, ACUTE_EPISODES = 36, 28, 4
@@ -266,7 +267,18 @@ class People:
         ]
         return sorted(rows, key=lambda row: (row["dispensed_on"], row["drug_code"]))
 
-    def _dispensed(self, drug: Drug, days_ago: int, days: int) -> dict:
+    def prescribed_at_two_clinics(self, code: str) -> list[dict]:
+        """The same drug for 90 days from two clinics, each unaware of the other: the newest claims
+        (the lag ago and a few days before), both still being taken today and for weeks to come."""
+        drug = next(drug for drug, _ in drugs() if drug.code == code)
+        return [
+            self._dispensed(drug, CLAIMS_LAG + 5, 90),
+            self._dispensed(drug, CLAIMS_LAG + 1, 90, prescriber=OTHER_CLINIC),
+        ]
+
+    def _dispensed(
+        self, drug: Drug, days_ago: int, days: int, prescriber: tuple[str, str] = CLINIC
+    ) -> dict:
         day = self.days_ago(days_ago)
         return {
             "dispensed_on": day,
@@ -280,8 +292,8 @@ class People:
             "days": days,
             "dispenser_code": PHARMACY[0],
             "dispenser_name": PHARMACY[1],
-            "prescriber_code": CLINIC[0],
-            "prescriber_name": CLINIC[1],
+            "prescriber_code": prescriber[0],
+            "prescriber_name": prescriber[1],
             "in_house": False,
         }
 

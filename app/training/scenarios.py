@@ -33,6 +33,10 @@ from payer_registry.writer import upsert_record
 
 PIN = "1234"
 SYMBOL = "訓練"
+# drugs of the duplicate-medication scenarios (YJ codes of the bundled drug list)
+AMLODIPINE, NIFEDIPINE, METFORMIN = "2171022F1016", "2171014G1062", "3962002F2082"
+LANSOPRAZOLE = "2329023F2165"
+PLANNED_DAYS = 28
 SCENARIO_DIR = PurePosixPath("scenarios")  # under the var directory
 CARD_DIR = SCENARIO_DIR / "cards"
 MANIFEST = SCENARIO_DIR / "scenarios.json"
@@ -72,6 +76,8 @@ class Expected:
     refusal: str | None = None
     specific_disease: str | None = None
     records: Mapping[str, int] = field(default_factory=dict)  # medical category -> record count
+    # planned drug (YJ code, taken for PLANNED_DAYS from today) -> what the duplicate check finds
+    duplicate_check: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -81,6 +87,7 @@ class Expected:
             "refusal": self.refusal,
             "specific_disease": self.specific_disease,
             "records": dict(self.records),
+            "duplicate_check": dict(self.duplicate_check),
         }
 
 
@@ -365,12 +372,44 @@ def _medical_scenarios(p: People) -> list[Scenario]:
     ]  # fmt: skip
 
 
+def _duplicate_scenarios(p: People) -> list[Scenario]:
+    """The same drug prescribed at two clinics, for the duplicate-medication check (重複投薬等チェック):
+    with the medication consent the check shows both clinics, without it only the ingredient."""
+    amlodipine = p.person(
+        "原田　正男", "ハラダ　マサオ", "1", 67, "general", "0055",
+        medications=p.prescribed_at_two_clinics(AMLODIPINE),
+    )  # fmt: skip
+    lansoprazole = p.person(
+        "西村　久美子", "ニシムラ　クミコ", "2", 59, "general", "0056",
+        medications=p.prescribed_at_two_clinics(LANSOPRAZOLE),
+    )  # fmt: skip
+    return [
+        _scenario(
+            "duplicate-two-clinics", ("2つの診療所で同じ薬（重複投薬）", "The same drug from two clinics (duplicate)"),
+            67, amlodipine,
+            Expected("valid", 30, records={"medication": 2},
+                     duplicate_check={AMLODIPINE: "duplicate", NIFEDIPINE: "same_class", METFORMIN: "none"}),
+            ("処方前に重複投薬等チェックを行う。重複があれば処方を見直すか、処方元の医療機関に照会する。",
+             "Run the duplicate-medication check before prescribing; on a duplicate, rethink the prescription or ask the prescribing clinic."),
+            consents=("medication",),
+        ),
+        _scenario(
+            "duplicate-without-consent", ("重複投薬（薬剤情報の同意なし）", "A duplicate without the medication consent"),
+            59, lansoprazole,
+            Expected("valid", 30, duplicate_check={LANSOPRAZOLE: "duplicate"}),
+            ("同意がないため、重複の有無と成分名だけが表示される。お薬手帳や本人への確認で処方元を確かめる。",
+             "Without the consent the check tells only that a duplicate exists and its ingredient: ask the patient (or their medication notebook) where it was prescribed."),
+        ),
+    ]  # fmt: skip
+
+
 _GROUPS: tuple[Callable[[People], list[Scenario]], ...] = (
     _age_scenarios,
     _bracket_scenarios,
     _qualification_scenarios,
     _card_scenarios,
     _medical_scenarios,
+    _duplicate_scenarios,
 )
 
 

@@ -39,6 +39,7 @@ def test_metadata_lists_exactly_what_is_served(client):
         "Patient",
         "Coverage",
         "MedicationDispense",
+        "MedicationRequest",
         "Observation",
         "Consent",
         "AuditEvent",

@@ -9,7 +9,7 @@ import pytest
 
 from app.service.accounts import add_reader_key
 from app.training.scenario_records import POST_CODE
-from app.training.scenarios import CardSetup, Method, Scenario
+from app.training.scenarios import PLANNED_DAYS, CardSetup, Method, Scenario
 from card_reader.errors import PinLastTry, PinLocked, WrongPin
 from card_reader.face_reader import FaceReader
 from card_reader.jpki import JpkiClient
@@ -184,3 +184,23 @@ def test_records_need_the_consent(client, clinic_key, cards):
     visit_id = present_card(client, clinic_key, cards(scenario)).get_json()["visit_id"]
     page = client.get(f"/api/v1/visits/{visit_id}/surgeries", headers=bearer(clinic_key))
     assert (page.status_code, page.get_json()["error"]["code"]) == (403, "CONSENT_REQUIRED")
+
+
+@pytest.mark.parametrize("scenario", **_select(lambda s: s.expected.duplicate_check))
+def test_the_duplicate_check_finds_the_other_clinics_drug(client, clinic_key, cards, scenario):
+    visit_id = visit(client, clinic_key, cards(scenario), scenario).get_json()["visit_id"]
+    drugs = [
+        {"drug_code": code, "days": PLANNED_DAYS} for code in scenario.expected.duplicate_check
+    ]
+    response = client.post(
+        "/api/v1/prescription-checks",
+        json={"visit_id": visit_id, "drugs": drugs},
+        headers=bearer(clinic_key),
+    )
+    body = response.get_json()
+    found = {result["drug_code"]: result["finding"] for result in body["results"]}
+    assert found == scenario.expected.duplicate_check
+    assert body["details_shown"] == ("medication" in scenario.consents)
+    if body["details_shown"]:
+        prescribers = {c["institution_name"] for c in body["results"][0]["duplicates"]}
+        assert prescribers == {"霞が関内科クリニック", "日比谷循環器クリニック"}

@@ -57,6 +57,8 @@ FACTS = {
     "long-medication": ("card", "linked", "valid", 30, None, None),
     "worsening-hba1c": ("card", "linked", "valid", 30, None, None),
     "clinical-surgery": ("card", "linked", "valid", 30, None, None),
+    "duplicate-two-clinics": ("card", "linked", "valid", 30, None, None),
+    "duplicate-without-consent": ("card", "linked", "valid", 30, None, None),
 }
 DAYS = [dt.date(2024, 2, 29), dt.date(2025, 3, 31), dt.date(2025, 4, 1), dt.date(2031, 12, 31)]
 
@@ -83,6 +85,12 @@ def test_a_few_definitions_in_detail():
     assert SCENARIOS["worsening-hba1c"].expected.records == {"checkup": 5}
     assert SCENARIOS["clinical-surgery"].expected.records == {"clinical": 3, "surgery": 2}
     assert SCENARIOS["long-medication"].expected.records["medication"] >= 100
+    assert SCENARIOS["duplicate-two-clinics"].expected.duplicate_check == {
+        "2171022F1016": "duplicate",
+        "2171014G1062": "same_class",
+        "3962002F2082": "none",
+    }
+    assert SCENARIOS["duplicate-without-consent"].consents == ()
 
 
 @pytest.mark.parametrize("today", DAYS, ids=str)

@@ -17,6 +17,7 @@ from app.web.schemas import (
     CardProofSchema,
     CardSessionSchema,
     EligibilitySchema,
+    PlannedResultSchema,
     PortalTokenSchema,
     card_proof,
 )
@@ -40,6 +41,9 @@ class AccessLogEntrySchema(Schema):
     action = fields.String(metadata={"example": "view"})
     category = fields.String(allow_none=True)
     outcome = fields.String(metadata={"example": "shown"})
+    disaster_access = fields.Boolean(
+        metadata={"description": "災害時: searched or looked at without a card or a consent"}
+    )
 
 
 class PortalViewSchema(Schema):
@@ -49,6 +53,18 @@ class PortalViewSchema(Schema):
 
 class AccessLogSchema(Schema):
     entries = fields.List(fields.Nested(AccessLogEntrySchema))
+
+
+class PrescriptionCheckEntrySchema(Schema):
+    checked_at = fields.AwareDateTime()
+    institution_code = fields.String()
+    institution_name = fields.String()
+    finding = fields.String(metadata={"example": "duplicate"})
+    drugs = fields.List(fields.Nested(PlannedResultSchema))
+
+
+class PrescriptionChecksSchema(Schema):
+    checks = fields.List(fields.Nested(PrescriptionCheckEntrySchema))
 
 
 @blueprint.route("/sessions", methods=["POST"])
@@ -86,6 +102,15 @@ def me() -> dict[str, Any]:
 def my_access_log() -> dict[str, Any]:
     """Which institution did what with my data, and when (newest first)."""
     return portal.my_access_log(service(), bearer_key())
+
+
+@blueprint.route("/me/prescription-checks")
+@operation(blueprint, "get_my_prescription_checks")
+@blueprint.response(200, PrescriptionChecksSchema)
+def my_prescription_checks() -> dict[str, Any]:
+    """The duplicate-medication checks (重複投薬等チェック) institutions made on me, newest first: when,
+    where, the drugs they planned and what the check found for each."""
+    return portal.my_prescription_checks(service(), bearer_key())
 
 
 def _own_records(category: str) -> Any:

@@ -1,6 +1,7 @@
 // The front-desk page: pick a reader → PIN or face → consent screen → result (or refusal).
 import { allRecords, station } from "./api.js";
 import { h } from "./dom.js";
+import { duplicateCheck } from "./duplicates.js";
 import { lang, setUpSwitch, t } from "./i18n.js";
 import {
   consentsView,
@@ -26,7 +27,13 @@ const NUMBER_FIELDS = [
   ["branch", "numbers.branch"],
 ];
 // The consent rules are the service's (GET /station → consent_rules); without an answer, none.
-const NO_RULES = { categories: [], record_pages: [], certificate_categories: [], default_offered: [] };
+const NO_RULES = {
+  categories: [],
+  record_pages: [],
+  certificate_categories: [],
+  default_offered: [],
+  duplicate_details_category: "",
+};
 const panel = document.getElementById("panel");
 const state = {
   step: "pick",
@@ -322,6 +329,7 @@ function resultStep() {
       ),
     ),
     visit.method === "numbers" ? h("p", { class: "muted" }, t("numbers.no_records")) : null,
+    duplicateCheck(visit, state.consentRules.duplicate_details_category),
     Object.entries(state.records).map(([category, outcome]) => recordsView(category, outcome)),
   ];
 }

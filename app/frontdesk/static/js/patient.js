@@ -2,6 +2,7 @@
 // consents and who viewed what, through the portal endpoints.
 import { allRecords, call, station } from "./api.js";
 import { h, table, when } from "./dom.js";
+import { checksMadeView } from "./duplicates.js";
 import { setUpSwitch, t } from "./i18n.js";
 import {
   consentsView,
@@ -29,7 +30,10 @@ function logEntry(entry) {
   return [
     when(entry.at),
     entry.institution_code,
-    t(`action.${entry.action}`),
+    [
+      t(`action.${entry.action}`),
+      entry.disaster_access ? h("span", { class: "mark disaster" }, t("patient.disaster")) : "",
+    ],
     entry.category ? t(`category.${entry.category}`) : "—",
     t(outcome) === outcome ? entry.outcome : t(outcome),
   ];
@@ -76,6 +80,7 @@ function signedIn(view) {
     ),
     recordsView("medication", { items: view.medications }),
     recordsView("checkup", { items: view.checkups }),
+    checksMadeView(view.checks),
   ];
 }
 
@@ -92,13 +97,14 @@ function render() {
 
 async function signIn(reader, pin) {
   const { token } = await station("/portal-sessions", { body: { reader, pin } });
-  const [me, log, medications, checkups] = await Promise.all([
+  const [me, log, medications, checkups, checks] = await Promise.all([
     call("GET", PORTAL, { token }),
     call("GET", `${PORTAL}/access-log`, { token }),
     allRecords(`${PORTAL}/medications`, { token }),
     allRecords(`${PORTAL}/checkups`, { token }),
+    call("GET", `${PORTAL}/prescription-checks`, { token }),
   ]);
-  return { me, log: log.entries, medications, checkups };
+  return { me, log: log.entries, medications, checkups, checks: checks.checks };
 }
 
 function signOut() {
