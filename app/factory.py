@@ -15,12 +15,15 @@ from app.frontdesk import pages, station
 from app.settings import Settings, load_settings
 from app.web import docs, errors, extensions, inputs
 from app.web.api import (
+    audited_requests,
     batches,
     card_sessions,
+    disasters,
     eligibility_checks,
     health,
     payer,
     portal,
+    prescriptions,
     visits,
 )
 
@@ -28,7 +31,10 @@ BLUEPRINTS = (
     health,
     card_sessions,
     eligibility_checks,
+    audited_requests,
     visits,
+    prescriptions,
+    disasters,
     portal,
     batches,
     payer,
@@ -54,6 +60,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         **overrides,
     )
     extensions.register_service(app, settings)
+    extensions.register_request_ids(app)
     extensions.register_limiter(app, settings)
     docs.configure_docs(app)
     api = extensions.register_api(app)

@@ -15,6 +15,7 @@ from typing import TypeVar
 Number = TypeVar("Number", int, float)
 TEN_YEARS_IN_HOURS = 87_600.0
 ONE_DAY_IN_SECONDS = 86_400
+MOST_THREADS = 256
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,14 @@ class Settings:
     rate_limit: str
     inquiry_rate_limit: str
     portal_rate_limit: str
+    # per account, apart from every other limit: each search may show strangers' kana and birth dates
+    disaster_search_rate_limit: str
     challenge_ttl_seconds: int
     batch_result_ttl_hours: float
     job_queue: str
+    # request threads of each `eligsim serve` worker process: concurrent requests of one process
+    # share the audit log's group commit
+    serve_threads: int
     audit_key_file: Path
     audit_checkpoints: Path
     # keys given in ELIGSIM_AUDIT_KEY, newest first; empty: the key file holds them
@@ -74,6 +80,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         rate_limit=env.get("ELIGSIM_RATE_LIMIT", "1200 per minute"),
         inquiry_rate_limit=env.get("ELIGSIM_INQUIRY_RATE_LIMIT", "20000 per hour"),
         portal_rate_limit=env.get("ELIGSIM_PORTAL_RATE_LIMIT", "30 per minute"),
+        disaster_search_rate_limit=env.get(
+            "ELIGSIM_DISASTER_SEARCH_RATE_LIMIT", "6 per minute;60 per hour"
+        ),
         challenge_ttl_seconds=_number(
             env, "ELIGSIM_CHALLENGE_TTL_SECONDS", "120", int, ONE_DAY_IN_SECONDS
         ),
@@ -81,6 +90,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             env, "ELIGSIM_BATCH_RESULT_TTL_HOURS", "72", float, TEN_YEARS_IN_HOURS
         ),
         job_queue=env.get("ELIGSIM_JOB_QUEUE") or "eligsim-jobs",
+        serve_threads=_number(env, "ELIGSIM_SERVE_THREADS", "8", int, MOST_THREADS),
         audit_key_file=Path(env.get("ELIGSIM_AUDIT_KEY_FILE") or var_dir / "audit" / "hmac.key"),
         audit_checkpoints=Path(
             env.get("ELIGSIM_AUDIT_CHECKPOINTS") or var_dir / "audit" / "checkpoints.jsonl"

@@ -6,7 +6,17 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Select, Table, bindparam, select
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Select,
+    bindparam,
+    cast,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 
 from payer_registry.eligibility import (
     IncomeCategory,
@@ -23,9 +33,8 @@ from payer_registry.repository import (
     PersonRow,
     QualificationRow,
     get_person,
+    holdings_matching,
     person_qualifications,
-    persons_by_id,
-    qualifications_matching,
 )
 
 
@@ -59,18 +68,25 @@ class Confirmation:
 
 
 def confirm_by_numbers(conn: Connection, inquiry: Inquiry, at: dt.date) -> Confirmation:
-    """Match the numbers (and birth date when given); several different persons give ``multiple``."""
-    matches = qualifications_matching(conn, inquiry.prefix)
-    people = persons_by_id(conn, {q.person_id for q in matches})
-    if inquiry.birth_date:
-        matches = [q for q in matches if people[q.person_id].birth_date == inquiry.birth_date]
-    person_ids = {q.person_id for q in matches}
+    """Match the numbers (and birth date when given); several different persons give ``multiple``.
+    Two statements: the holders' qualifications with the holders, then their certificates."""
+    holdings = holdings_matching(conn, inquiry.prefix)
+    matches = [
+        held
+        for held in holdings
+        if held.matched and inquiry.birth_date in (None, held.person.birth_date)
+    ]
+    person_ids = {held.person.id for held in matches}
     if not person_ids:
         return Confirmation(Validity.NOT_FOUND, at)
     if len(person_ids) > 1:
         return Confirmation(Validity.MULTIPLE, at)
-    person = people[person_ids.pop()]
-    return _confirmation(conn, person, matches[0], person_qualifications(conn, [person.id]), at)
+    person = matches[0].person
+    history = sorted(
+        (held.qualification for held in holdings if held.person.id == person.id),
+        key=lambda q: q.acquired_on,
+    )
+    return _confirmation(conn, person, matches[0].qualification, history, at)
 
 
 def confirm_person(conn: Connection, person_id: int, at: dt.date) -> Confirmation:
@@ -99,6 +115,7 @@ def _confirmation(
     periods = [_period(q) for q in history]
     late_stage = qualification.insurer_kind == "late_stage_elderly"
     income = IncomeCategory(person.income_category)
+    certificates = _certificates_in_force(conn, person.id, at)
     return Confirmation(
         validity=qualification_validity(_period(qualification), periods, at),
         at=at,
@@ -106,11 +123,9 @@ def _confirmation(
         qualification=qualification,
         copay_ratio=copay_ratio(person.birth_date, income, at, late_stage),
         preschool=at <= preschool_until(person.birth_date),
-        elderly_certificate=_first(_certificates(conn, "elderly_certificates", person.id, at)),
-        limit_certificate=_labelled(
-            _first(_certificates(conn, "limit_certificates", person.id, at))
-        ),
-        specific_diseases=_certificates(conn, "specific_disease_certificates", person.id, at),
+        elderly_certificate=_first(certificates["elderly_certificates"]),
+        limit_certificate=_labelled(_first(certificates["limit_certificates"])),
+        specific_diseases=certificates["specific_disease_certificates"],
     )
 
 
@@ -118,26 +133,51 @@ def _period(q: QualificationRow) -> Period:
     return Period(q.acquired_on, q.lost_on)
 
 
-def _in_force(table: Table) -> Select[*tuple[Any, ...]]:
-    """The person's certificates of one kind valid on a date (statement built once)."""
-    columns = [c for c in table.c if c.name not in ("id", "person_id")]
+CERTIFICATE_SECTIONS = (
+    "elderly_certificates",
+    "limit_certificates",
+    "specific_disease_certificates",
+)
+_FIELDS = {
+    section: [c.name for c in RECORD_SECTIONS[section].c if c.name not in ("id", "person_id")]
+    for section in CERTIFICATE_SECTIONS
+}
+_UNION_COLUMNS = {
+    column.name: column.type
+    for section in CERTIFICATE_SECTIONS
+    for column in RECORD_SECTIONS[section].c
+    if column.name != "person_id"
+}
+_POSITION = {name: index for index, name in enumerate(_UNION_COLUMNS, start=1)}
+
+
+def _in_force(number: int, section: str) -> Select[*tuple[Any, ...]]:
+    """One section's certificates of the person valid on a date, as a part of the union: every
+    section's columns, NULL where the section has none, after the section's number."""
+    table = RECORD_SECTIONS[section]
     at: BindParameter[dt.date] = bindparam("at")
-    return select(*columns).where(
+    columns = [
+        table.c[name] if name in table.c else cast(null(), kind).label(name)
+        for name, kind in _UNION_COLUMNS.items()
+    ]
+    return select(literal_column(str(number)).label("section"), *columns).where(
         table.c.person_id == bindparam("person_id"),
         table.c.valid_from <= at,
         (table.c.valid_until.is_(None)) | (table.c.valid_until >= at),
     )
 
 
-_IN_FORCE = {
-    section: _in_force(RECORD_SECTIONS[section])
-    for section in ("elderly_certificates", "limit_certificates", "specific_disease_certificates")
-}
+_UNION = union_all(*(_in_force(n, section) for n, section in enumerate(CERTIFICATE_SECTIONS)))
+_IN_FORCE = _UNION.order_by(_UNION.selected_columns.section, _UNION.selected_columns.id)
 
 
-def _certificates(conn: Connection, section: str, person_id: int, at: dt.date) -> list[dict]:
-    rows = conn.execute(_IN_FORCE[section], {"person_id": person_id, "at": at})
-    return [row._asdict() for row in rows]
+def _certificates_in_force(conn: Connection, person_id: int, at: dt.date) -> dict[str, list[dict]]:
+    """The person's certificates of every kind valid on ``at``, by section, in one statement."""
+    found: dict[str, list[dict]] = {section: [] for section in CERTIFICATE_SECTIONS}
+    for row in conn.execute(_IN_FORCE, {"person_id": person_id, "at": at}):
+        section = CERTIFICATE_SECTIONS[row[0]]
+        found[section].append({name: row[_POSITION[name]] for name in _FIELDS[section]})
+    return found
 
 
 def _first(rows: list[dict]) -> dict | None:

@@ -41,6 +41,18 @@ class Registry:
         with self._reachable(), self.engine.connect() as conn:
             yield conn
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads only, outside any transaction: no BEGIN and no ROLLBACK round
+        trips on PostgreSQL (each of its statements sees the data committed when it starts, as in
+        a READ COMMITTED transaction). On SQLite reads open none anyway (and switching the level
+        would cost a PRAGMA per checkout)."""
+        with self.connect() as conn:
+            if self.dialect == "sqlite":
+                yield conn
+            else:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
     def has_schema(self) -> bool:
         with self.connect() as conn:
             return inspect(conn).has_table("persons")
@@ -76,10 +88,18 @@ def _normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+RECYCLE_AFTER = 1800  # seconds: a PostgreSQL connection older than this is closed at checkout
+
+
 def _engine_options(url: str) -> dict:
+    """SQLite: pooled connections (kept open, so a thread mostly gets the one it had), their pragmas
+    set once when each opens, never per checkout. PostgreSQL: no ping
+    before every checkout (a round trip per request); instead connections are renewed after
+    ``RECYCLE_AFTER`` seconds, and a statement failing with a lost connection invalidates the
+    pool, so that the request answers 503 and the next ones open fresh connections."""
     if make_url(url).get_backend_name() == "sqlite":
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 5}
+    return {"pool_recycle": RECYCLE_AFTER, "pool_size": 5}
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -1,7 +1,8 @@
 """Payer updates: import person records from JSON Lines or CSV (UTF-8 or Shift_JIS).
 
 A file is validated whole before anything is written; with ``skip_invalid`` the valid lines are
-written and the rejected ones are returned for the caller to keep."""
+written and the rejected ones are returned for the caller to keep. The records are written in short
+transactions, all or nothing as the user sees it (``payer_registry.staging``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from marshmallow import ValidationError
 from sqlalchemy import Connection
 
+from payer_registry import staging
 from payer_registry.db import Registry
 from payer_registry.records import (
     PERSON_RECORD,
@@ -23,7 +25,14 @@ from payer_registry.records import (
     refuse_unstorable,
     strict_json,
 )
-from payer_registry.writer import PERSON_FIELDS, RecordConflict, matching_person, upsert_record
+from payer_registry.writer import (
+    PERSON_FIELDS,
+    Incoming,
+    RecordConflict,
+    matching_person,
+    persons_written,
+    write_records,
+)
 
 CSV_QUALIFICATION_FIELDS = tuple(QualificationSchema().fields)
 CSV_COLUMNS = (*PERSON_FIELDS, *CSV_QUALIFICATION_FIELDS, "previous_insured_number")
@@ -62,6 +71,8 @@ class ImportResult:
     rejected: list[ParsedLine] = field(default_factory=list)
     header: str | None = None
     """A CSV file's header row, so that the rejected lines can be fixed and imported again."""
+    conflicts: list[LineError] = field(default_factory=list)
+    """Valid lines left out as they were written: another write had changed the registry."""
 
     @property
     def errors(self) -> list[LineError]:
@@ -82,17 +93,52 @@ class ImportRejected(ValueError):
         self.errors = errors
 
 
+Progress = Callable[[int, int], None]
+"""Told the records written so far and the total, after each chunk."""
+OnWritten = Callable[[Connection, list[int]], None]
+"""Told of the persons a chunk wrote (one id per record, in order), at the end of the transaction
+that writes them (the service audits them)."""
+
+
 def import_file(
     registry: Registry,
     path: Path,
     encoding: str | None = None,
     skip_invalid: bool = False,
-    progress: Callable[[int], None] | None = None,
-    on_written: Callable[[Connection, int], None] | None = None,
+    author: str = "",
+    progress: Progress | None = None,
+    on_written: OnWritten | None = None,
 ) -> ImportResult:
-    """Validate every line, then write in one transaction (all lines, or the valid ones);
-    ``on_written`` is told of each person written, in that transaction (the service audits it)."""
+    """Validate every line, staging the valid ones out of sight, then write them in short
+    transactions (``payer_registry.staging``): all lines, or with ``skip_invalid`` the valid ones.
+    A file with an invalid line and no ``skip_invalid`` writes nothing. ``author`` is kept with the
+    staged import, for whoever completes it after a crash."""
     result = ImportResult(header=csv_header(path) if _is_csv(path) else None)
+    stager = staging.Stager(registry, merge=_is_csv(path), author=author)
+    try:
+        _validate_and_stage(registry, path, encoding, skip_invalid, stager, result)
+        if result.rejected and not skip_invalid:
+            raise ImportRejected(result.errors)
+        stager.commit()
+    except BaseException:
+        stager.drop()
+        raise
+    found = staging.UnfinishedImport(stager.import_id, _is_csv(path), author, stager.staged, 0)
+    completed = complete_import(registry, found, on_written, progress)
+    result.written, result.conflicts = completed.written, completed.conflicts
+    return result
+
+
+def _validate_and_stage(
+    registry: Registry,
+    path: Path,
+    encoding: str | None,
+    skip_invalid: bool,
+    stager: staging.Stager,
+    result: ImportResult,
+) -> None:
+    """Every line validated (against the file's other lines and the registry as well); the valid
+    ones staged, until a first invalid one makes the import one that writes nothing."""
     with registry.connect() as conn:
         seen: dict[str, int] = {}
         for parsed in parse_file(path, encoding):
@@ -100,23 +146,42 @@ def import_file(
                 parsed.errors.extend(_conflicts(conn, parsed, seen))
             if parsed.errors:
                 result.rejected.append(parsed)
-    if result.rejected and not skip_invalid:
-        raise ImportRejected(result.errors)
-    skipped = {parsed.line for parsed in result.rejected}
+            elif skip_invalid or not result.rejected:
+                assert parsed.record is not None  # a line without a record has errors
+                stager.add(parsed.line, parsed.record, parsed.anchor)
+
+
+def complete_import(
+    registry: Registry,
+    found: staging.UnfinishedImport,
+    on_written: OnWritten | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Write a staged import past its commit point, from where it stands, in short transactions.
+    A record whose insured numbers came to belong to other persons since it was validated is left
+    out, and named in ``conflicts``."""
+    result = ImportResult()
+
+    def write(conn: Connection, chunk: list[staging.Pending]) -> None:
+        incoming = [Incoming(item.record, item.anchor) for item in chunk]
+        outcomes = write_records(conn, incoming, merge=found.merge)
+        written = persons_written(outcomes)
+        for item, outcome in zip(chunk, outcomes, strict=True):
+            if isinstance(outcome, RecordConflict):
+                message = f"{outcome} (since it was validated); not imported"
+                result.conflicts.append(LineError(item.line, "qualifications", message))
+        if on_written and written:
+            on_written(conn, written)
+        result.written += len(written)
+
+    def told(position: int) -> None:
+        if progress:
+            progress(position, found.total)
+
+    journal = staging.StagedJournal(found.import_id)
+    staging.write_in_chunks(registry, journal, write, told)
     with registry.begin() as conn:
-        for parsed in parse_file(path, encoding):
-            if parsed.line in skipped:
-                continue
-            # a line without a record has errors, so it was rejected above
-            assert parsed.record is not None
-            person_id = upsert_record(
-                conn, parsed.record, merge=_is_csv(path), anchor=parsed.anchor
-            )
-            if on_written:
-                on_written(conn, person_id)
-            result.written += 1
-            if progress:
-                progress(1)
+        staging.close_journal(conn, found.import_id)
     return result
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -57,7 +58,7 @@ class Person(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     name_kana: Mapped[str] = mapped_column(String(100))
-    birth_date: Mapped[dt.date] = mapped_column(Date)
+    birth_date: Mapped[dt.date] = mapped_column(Date, index=True)  # disaster searches start here
     sex: Mapped[str] = mapped_column(String(1))
     address: Mapped[str] = mapped_column(String(200))
     income_category: Mapped[str] = mapped_column(String(20))
@@ -202,6 +203,37 @@ class CardLink(Base):
     end_reason: Mapped[str | None] = mapped_column(String(10))
 
     __table_args__ = (Index("ix_card_links_certificate", "cert_serial", "cert_issuer"),)
+
+
+class StagedImport(Base):
+    """An import written in short transactions (its journal): ``staging`` while its validated
+    records are stored in ``staged_records``, invisible; ``applying`` once every one is, when they
+    are written into the registry a chunk at a time, ``written`` counting them. A process that
+    dies leaves the row: an ``applying`` import is completed by the next run, a ``staging`` one
+    that nobody touches any more is dropped."""
+
+    __tablename__ = "staged_imports"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # import; or upload: its records wait in its row
+    state: Mapped[str] = mapped_column(String(10))
+    merge: Mapped[bool] = mapped_column(Boolean)  # a CSV import: qualifications only
+    author: Mapped[str] = mapped_column(String(100))  # who imports, for the caller's audit entries
+    total: Mapped[int] = mapped_column(Integer)
+    written: Mapped[int] = mapped_column(Integer)
+    touched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StagedRecord(Base):
+    """One validated record of a staged import, as a JSON line, with its line in the source file."""
+
+    __tablename__ = "staged_records"
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("staged_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    line: Mapped[int] = mapped_column(Integer)
+    anchor: Mapped[str | None] = mapped_column(String(60))
+    record: Mapped[str] = mapped_column(Text)
 
 
 # The person record's history sections (see ``records``) and the table behind each, in record order.

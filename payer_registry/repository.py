@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select
 
 from payer_registry.models import PERSON_TABLES, Insurer, Person, Qualification, table_of
 
@@ -60,9 +60,16 @@ _QUALIFICATIONS = select(*_QUALIFICATION_COLUMNS).join(
 )
 
 
-_QUALIFICATIONS_IN_RANGE = _QUALIFICATIONS.where(
+_PERSON_COLUMNS = tuple(persons.c[name] for name in PersonRow.__slots__)
+_IN_RANGE = and_(
     qualifications.c.insured_number >= bindparam("low"),
     qualifications.c.insured_number < bindparam("high"),
+)
+_HOLDINGS = (
+    _QUALIFICATIONS.add_columns(*_PERSON_COLUMNS, _IN_RANGE.label("matched"))
+    .join(persons, persons.c.id == qualifications.c.person_id)
+    .where(qualifications.c.person_id.in_(select(qualifications.c.person_id).where(_IN_RANGE)))
+    .order_by(qualifications.c.insured_number)
 )
 _QUALIFICATIONS_OF = _QUALIFICATIONS.where(
     qualifications.c.person_id.in_(bindparam("ids", expanding=True))
@@ -82,13 +89,34 @@ def get_person(conn: Connection, person_id: int) -> PersonRow | None:
     return persons_by_id(conn, {person_id}).get(person_id)
 
 
-def qualifications_matching(conn: Connection, prefix: str) -> list[QualificationRow]:
-    """Qualifications whose canonical number starts with ``prefix`` (a household, or a whole number).
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A qualification with its holder; ``matched``: its number starts with the prefix asked for."""
+
+    qualification: QualificationRow
+    person: PersonRow
+    matched: bool
+
+
+_PERSON_AT = len(QualificationRow.__slots__)
+_MATCHED_AT = _PERSON_AT + len(PersonRow.__slots__)
+
+
+def holdings_matching(conn: Connection, prefix: str) -> list[Holding]:
+    """Every qualification of every person holding a number that starts with ``prefix`` (a
+    household, or a whole number), in the order of the numbers, in one statement.
 
     The comparison is a range on the unique index, so it stays an index lookup."""
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    rows = conn.execute(_QUALIFICATIONS_IN_RANGE, {"low": prefix, "high": upper})
-    return [QualificationRow(**row._mapping) for row in rows]
+    rows = conn.execute(_HOLDINGS, {"low": prefix, "high": upper})
+    return [
+        Holding(
+            QualificationRow(*row[:_PERSON_AT]),
+            PersonRow(*row[_PERSON_AT:_MATCHED_AT]),
+            bool(row[_MATCHED_AT]),
+        )
+        for row in rows
+    ]
 
 
 def person_qualifications(conn: Connection, person_ids: list[int]) -> list[QualificationRow]:

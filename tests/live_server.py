@@ -35,9 +35,19 @@ def free_port() -> int:
 @contextmanager
 def eligsim_serve(eligsim: str, env: dict[str, str], port: int) -> Iterator[str]:
     """A real ``eligsim serve`` (gunicorn, one worker) on ``port``, once healthy; yields its URL."""
+    with eligsim_server(eligsim, env, port) as (url, _master_pid):
+        yield url
+
+
+@contextmanager
+def eligsim_server(
+    eligsim: str, env: dict[str, str], port: int, workers: int = 1
+) -> Iterator[tuple[str, int]]:
+    """``eligsim serve`` with ``workers`` worker processes on ``port``, once healthy; yields its URL
+    and the pid of gunicorn's master (the workers are its children)."""
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [eligsim, "serve", "--port", str(port), "--workers", "1"],
+        [eligsim, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -48,7 +58,7 @@ def eligsim_serve(eligsim: str, env: dict[str, str], port: int) -> Iterator[str]
             assert server.poll() is None, "eligsim serve exited"
             assert time.monotonic() < deadline, f"eligsim serve did not answer at {url}"
             time.sleep(0.1)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -57,5 +67,5 @@ def eligsim_serve(eligsim: str, env: dict[str, str], port: int) -> Iterator[str]
 def _healthy(url: str) -> bool:
     try:
         return requests.get(f"{url}/api/v1/health", timeout=1).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
         return False

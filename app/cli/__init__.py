@@ -12,6 +12,7 @@ from app.cli.accounts import audit_group, institution, payer
 from app.cli.backup import backup, restore_command
 from app.cli.card import card
 from app.cli.demo import demo
+from app.cli.disaster import disaster, disaster_access
 from app.cli.registry import registry
 from app.cli.terminal import terminal
 from app.client import FrontDeskError
@@ -68,7 +69,8 @@ def main() -> None:
     """Simulator of Japan's online eligibility verification (オンライン資格確認)."""
 
 
-for group in (registry, card, institution, payer, audit_group, demo, terminal):
+audit_group.add_command(disaster_access)
+for group in (registry, card, institution, payer, audit_group, disaster, demo, terminal):
     main.add_command(group)
 for command in (backup, restore_command):
     main.add_command(command)

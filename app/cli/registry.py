@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from app.cli.common import open_registry
-from app.service.uploads import import_registry_file
+from app.service.uploads import complete_imports, import_registry_file
 from app.settings import load_settings
 from app.training.scenario_cards import issue_scenario_cards
 from app.training.scenario_doc import markdown, summary_lines
@@ -104,16 +105,28 @@ def scenarios_doc(out: Path | None) -> None:
         click.echo(text, nl=False)
 
 
+PROGRESS_EVERY = 1.0  # seconds between the progress lines of a long import
+
+
 @registry.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--encoding", help="utf-8 or shift_jis (default: detected).")
 @click.option("--skip-invalid", is_flag=True, help="Write the valid lines; rejects go beside FILE.")
 def import_(file: Path, encoding: str | None, skip_invalid: bool) -> None:
     """Import person records from JSON Lines (.jsonl) or CSV (.csv); upsert by insured number.
-    Each person written is audited under the operator's login name."""
+    Each person written is audited under the operator's login name. The file is validated whole
+    first and written in short transactions; an import that was interrupted (its process killed)
+    once validated is completed first, from where it stopped."""
     reg = open_registry()
+    for found, completed in complete_imports(reg, _progress()):
+        click.echo(
+            f"completed an interrupted import by {found.author or 'an unnamed operator'}: "
+            f"{found.written + completed.written} of {found.total} record(s) written",
+            err=True,
+        )
+        _report_conflicts(completed.conflicts)
     try:
-        result = import_registry_file(reg, file, encoding, skip_invalid)
+        result = import_registry_file(reg, file, encoding, skip_invalid, _progress())
     except importer.ImportRejected as rejected:
         for error in rejected.errors:
             click.echo(str(error), err=True)
@@ -126,7 +139,28 @@ def import_(file: Path, encoding: str | None, skip_invalid: bool) -> None:
         for line_error in result.errors:
             click.echo(str(line_error), err=True)
         click.echo(f"{len(result.rejected)} invalid line(s) written to {rejects}", err=True)
+    _report_conflicts(result.conflicts)
     click.echo(f"imported {result.written} record(s)")
+
+
+def _progress() -> importer.Progress:
+    """Prints ``written N / total`` on stderr at most every ``PROGRESS_EVERY`` seconds, and the
+    last count once it printed any."""
+    shown_at, shown = time.monotonic(), False
+
+    def told(written: int, total: int) -> None:
+        nonlocal shown_at, shown
+        now = time.monotonic()
+        if now - shown_at >= PROGRESS_EVERY or (written == total and shown):
+            click.echo(f"written {written:,} / {total:,} record(s)", err=True)
+            shown_at, shown = now, True
+
+    return told
+
+
+def _report_conflicts(conflicts: list[importer.LineError]) -> None:
+    for error in conflicts:
+        click.echo(str(error), err=True)
 
 
 @registry.command()

@@ -11,9 +11,11 @@ from flask import Flask
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine, ParseException
-from gunicorn.workers.sync import SyncWorker
+from gunicorn.workers.gthread import ThreadWorker
 
 from app import create_app
+from app.database import open_registry
+from app.settings import load_settings
 from app.web.errors import STATUS
 
 
@@ -30,10 +32,11 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
-class JsonErrorWorker(SyncWorker):
-    """gunicorn's sync worker, answering the requests gunicorn refuses itself (a request line too
-    long, too many headers, a malformed request: Flask never sees them) in the API's one error
-    shape instead of gunicorn's HTML page."""
+class JsonErrorWorker(ThreadWorker):
+    """gunicorn's threaded worker (several requests of one process at once, so that the audit log's
+    group commit has entries to gather), answering the requests gunicorn refuses itself (a request
+    line too long, too many headers, a malformed request: Flask never sees them) in the API's one
+    error shape instead of gunicorn's HTML page."""
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
         if isinstance(exc, ParseException):
@@ -69,5 +72,11 @@ def _response(code: str, message: str) -> bytes:
 
 
 def serve(host: str, port: int, workers: int) -> None:
-    options = {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}
+    """``workers`` processes of ``ELIGSIM_SERVE_THREADS`` request threads each. The schema is
+    brought up to date here first: workers starting together on a new database would each try
+    to create it."""
+    settings = load_settings()
+    open_registry(settings).dispose()
+    threads = settings.serve_threads
+    options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads, "accesslog": "-"}
     _Gunicorn({**options, "worker_class": JsonErrorWorker}).run()

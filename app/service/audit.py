@@ -7,7 +7,13 @@ and digest, signed) are appended to a file outside the database every ``CHECKPOI
 entries or ``CHECKPOINT_EVERY_SECONDS`` seconds, so that removing the newest entries, rewinding
 ``audit_head`` or emptying and restarting the log no longer leaves a chain that verifies.
 ``verify_chain`` names the first break. Entries written before the key existed (revision 0008)
-carry no key id and keep their plain SHA-256 digests."""
+carry no key id and keep their plain SHA-256 digests.
+
+Use cases that write nothing else (checks by numbers, looks at visits, records and portal pages)
+hand their entries to the process's ``GroupCommit`` (グループコミット): one thread appends the
+entries of many concurrent requests in one transaction and wakes each request once its entry is
+committed. Every entry carries the id of the HTTP request that caused it (``REQUEST_ID``), so that
+a client can tell whether a request whose answer it never got was audited."""
 
 from __future__ import annotations
 
@@ -18,22 +24,36 @@ import json
 import logging
 import math
 import os
+import re
 import secrets
+import threading
 import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, bindparam, func, select, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    bindparam,
+    func,
+    select,
+    type_coerce,
+    update,
+)
 
 from app.service.models import AuditEntry, AuditHead
 from app.settings import AUDIT_KEY_BYTES, Settings, SettingsError, load_settings
 from card_reader.verify import ResultCode
 from payer_registry.clock import as_utc, now_utc
+from payer_registry.db import RegistryUnavailable
 from payer_registry.eligibility import Validity
 from payer_registry.models import table_of
 
@@ -56,6 +76,11 @@ CONTENT = (
 GENESIS = "0" * 64  # the "previous digest" of the first entry, and audit_head's before any
 CHECKPOINT_EVERY_ENTRIES = 1_000
 CHECKPOINT_EVERY_SECONDS = 60.0
+# The id of the request being answered (set by the web layer); every entry appended meanwhile
+# carries it, and its digest covers it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("audit_request_id", default=None)
+# what a request id may be: 1 to 64 letters, digits, ".", "_", ":", "-", a letter or digit first
+REQUEST_ID_FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 
 class Actor(StrEnum):
@@ -79,6 +104,11 @@ class Action(StrEnum):
     CARD_LINK = "card_link"
     PORTAL_SIGN_IN = "portal_sign_in"
     PORTAL_VIEW = "portal_view"
+    DISASTER_SEARCH = "disaster_search"  # 災害時: a search without a card
+    DISASTER_VIEW = "disaster_view"  # 災害時: a look without a consent
+    DISASTER_PERIOD = "disaster_period"  # 災害時: a period declared or ended by an operator
+    PRESCRIPTION = "prescription"
+    PRESCRIPTION_CHECK = "prescription_check"
 
 
 class Outcome(StrEnum):
@@ -95,11 +125,18 @@ class Outcome(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     FAILED = "failed"
     WRITTEN = "written"
+    DECLARED = "declared"
     ENDED = "ended"
     LINKED = "linked"
     RENEWED = "renewed"
     REVOKED = "revoked"
     SIGNED_IN = "signed_in"
+    DISASTER_ACCESS_FORBIDDEN = "DISASTER_ACCESS_FORBIDDEN"
+    DISASTER_SEARCH_INCOMPLETE = "DISASTER_SEARCH_INCOMPLETE"
+    DISASTER_SEARCH_TOO_BROAD = "DISASTER_SEARCH_TOO_BROAD"
+    DUPLICATE = "duplicate"
+    SAME_CLASS = "same_class"
+    NO_DUPLICATE = "no_duplicate"
 
 
 AnyOutcome = Outcome | Validity | ResultCode
@@ -220,21 +257,28 @@ def _read_key_file(path: Path) -> list[bytes]:
 
 
 def entry_digest(entry: Mapping[str, Any], previous_digest: str, keys: KeyRing) -> str:
-    """The digest of ``entry`` (its ``CONTENT`` and ``key_id``) following ``previous_digest``."""
+    """The digest of ``entry`` (its ``CONTENT``, ``key_id`` and ``request_id`` when it has one)
+    following ``previous_digest``."""
     values = [entry[name] for name in CONTENT]
     values[1] = _at_text(values[1])
-    if entry["key_id"] is None:
+    name = entry["key_id"]
+    if name is None:
         return _plain_digest(values, previous_digest)
-    return keys.mac(entry["key_id"], _keyed_message(values, entry["key_id"], previous_digest))
+    return keys.mac(name, _keyed_message(values, name, previous_digest, entry.get("request_id")))
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _keyed_message(values: list[Any], name: str, previous_digest: str) -> bytes:
-    """The previous digest, then the content and the key id as one JSON array: unambiguous, and
-    cheaper to build than the sorted object of the plain scheme."""
+def _keyed_message(
+    values: list[Any], name: str, previous_digest: str, request_id: str | None
+) -> bytes:
+    """The previous digest, then the content, the key id and the request id (entries without one,
+    those from before revision 0009 among them, end at the key id) as one JSON array: unambiguous,
+    and cheaper to build than the sorted object of the plain scheme."""
     values.append(name)
+    if request_id is not None:
+        values.append(request_id)
     return (previous_digest + _encode(values)).encode()
 
 
@@ -389,10 +433,40 @@ def trail_of(engine: Engine) -> AuditTrail:
 
 # --- appending ----------------------------------------------------------------------------------
 
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What one entry records; the log adds its number, time, key id and digest. The request id is
+    that of the request being answered when the entry is made."""
+
+    actor: Actor
+    action: Action
+    outcome: AnyOutcome
+    institution_code: str | None = None
+    staff_id: str | None = None
+    person_id: int | None = None
+    category: str | None = None
+    visit_id: str | None = None
+    consent_id: int | None = None
+    request_id: str | None = field(default_factory=REQUEST_ID.get)
+
+    def row(self, seq: int, at: dt.datetime, key: str) -> dict[str, Any]:
+        return {
+            **{name: getattr(self, name) for name in _ENTRY_FIELDS},
+            "seq": seq,
+            "at": at,
+            "actor": str(self.actor),
+            "action": str(self.action),
+            "outcome": str(self.outcome),
+            "key_id": key,
+        }
+
+
+_ENTRY_FIELDS = tuple(Entry.__dataclass_fields__)
 _BUMP_HEAD = (
     update(audit_head)
     .where(audit_head.c.id == 1)
-    .values(seq=audit_head.c.seq + 1)
+    .values(seq=audit_head.c.seq + bindparam("count", type_=Integer))
     .returning(audit_head.c.seq, audit_head.c.digest)
 )
 _INSERT = audit_log.insert()
@@ -415,30 +489,150 @@ def append(
     consent_id: int | None = None,
 ) -> int:
     """Append one entry inside the caller's transaction, signed with the current audit key; returns
-    its sequence number."""
+    its sequence number. For use cases that write more than the entry: it commits with them."""
+    fields = (institution_code, staff_id, person_id, category, visit_id, consent_id)
+    return append_all(conn, [Entry(actor, action, outcome, *fields)])[-1]
+
+
+def append_all(conn: Connection, entries: Sequence[Entry]) -> range:
+    """Append ``entries`` in order inside the caller's transaction, with one update of the head and
+    one insert for them all (a chunk of a long write); their sequence numbers."""
+    if not entries:
+        return range(0)
     trail = trail_of(conn.engine)
-    # Bumping the head first takes the write lock, so concurrent appends queue instead of forking.
-    head = conn.execute(_BUMP_HEAD).one()
-    entry = {
-        "seq": head.seq,
-        "at": now_utc(),
-        "actor": str(actor),
-        "institution_code": institution_code,
-        "staff_id": staff_id,
-        "person_id": person_id,
-        "action": str(action),
-        "category": category,
-        "visit_id": visit_id,
-        "consent_id": consent_id,
-        "outcome": str(outcome),
-        "key_id": trail.keys.current_id,
-    }
-    digest = entry_digest(entry, head.digest, trail.keys)
-    conn.execute(_INSERT, {**entry, "previous_digest": head.digest, "digest": digest})
-    conn.execute(_SET_HEAD_DIGEST, {"new_digest": digest})
-    trail.checkpoint_if_due(conn.engine, head.seq)
-    seq: int = head.seq
-    return seq
+    numbers = _write(conn, trail, entries)
+    trail.checkpoint_if_due(conn.engine, numbers[-1])
+    return numbers
+
+
+def append_committed(engine: Engine, entry: Entry) -> int:
+    """Append ``entry`` through this process's group commit; returns its sequence number once it is
+    committed. For use cases that write nothing else: many requests share one transaction."""
+    with _GROUPS_LOCK:
+        group = _GROUPS.get(engine)
+        if group is None:
+            group = _GROUPS[engine] = GroupCommit(trail_of(engine))
+    return group.append(engine, entry)
+
+
+def _write(conn: Connection, trail: AuditTrail, entries: Sequence[Entry]) -> range:
+    """Append ``entries`` in order inside ``conn``'s transaction; their sequence numbers. Bumping the
+    head first takes its row's write lock (on SQLite the database's), so concurrent writers, in
+    this process or another, queue instead of forking the chain."""
+    head = conn.execute(_BUMP_HEAD, {"count": len(entries)}).one()
+    numbers = range(head.seq - len(entries) + 1, head.seq + 1)
+    at, key, previous = now_utc(), trail.keys.current_id, head.digest
+    rows = []
+    for seq, entry in zip(numbers, entries, strict=True):
+        row = entry.row(seq, at, key)
+        row["previous_digest"], row["digest"] = previous, entry_digest(row, previous, trail.keys)
+        previous = row["digest"]
+        rows.append(row)
+    conn.execute(_INSERT, rows)
+    conn.execute(_SET_HEAD_DIGEST, {"new_digest": previous})
+    return numbers
+
+
+GROUP_AT_MOST = 500  # entries in one transaction
+GROUP_IDLE_SECONDS = 5.0  # an idle writer thread ends after this long; the next entry starts one
+COMMIT_WAIT_SECONDS = 30.0  # a request waits at most this long for its entry, then answers 503
+
+
+class _Pending:
+    """An entry handed to the writer, and what became of it."""
+
+    __slots__ = ("done", "entry", "error", "seq")
+
+    def __init__(self, entry: Entry) -> None:
+        self.entry, self.done = entry, threading.Event()
+        self.seq, self.error = 0, ""
+
+    def settle(self, seq: int = 0, error: str = "") -> None:
+        self.seq, self.error = seq, error
+        self.done.set()
+
+
+class GroupCommit:
+    """Group commit (グループコミット) of one process: requests queue their entries, one writer
+    thread appends all that are queued (``GROUP_AT_MOST`` at a time) in one transaction, commits,
+    and wakes each request, which answers only then. A failed transaction fails only its requests
+    (they answer 503, nothing of theirs was committed); the writer goes on with the next."""
+
+    def __init__(self, trail: AuditTrail) -> None:
+        self._trail = trail
+        self._wake = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._writer: threading.Thread | None = None
+
+    def append(self, engine: Engine, entry: Entry) -> int:
+        pending = _Pending(entry)
+        with self._wake:
+            self._queue.append(pending)
+            if self._writer is None or not self._writer.is_alive():  # none yet, idle, or forked
+                self._writer = threading.Thread(
+                    target=self._run, args=(engine,), name="audit-group-commit", daemon=True
+                )
+                self._writer.start()
+            self._wake.notify()
+        if not pending.done.wait(COMMIT_WAIT_SECONDS):
+            raise RegistryUnavailable("the audit log did not commit the entry in time")
+        if pending.error:
+            raise RegistryUnavailable(f"the audit entry was not committed: {pending.error}")
+        return pending.seq
+
+    def _run(self, engine: Engine) -> None:
+        while batch := self._next_batch():
+            self._commit(engine, batch)
+
+    def _next_batch(self) -> list[_Pending]:
+        """The queued entries (the oldest ``GROUP_AT_MOST``); none when idle for long: the thread
+        then ends, holding no engine alive."""
+        with self._wake:
+            while not self._queue:
+                if not self._wake.wait(GROUP_IDLE_SECONDS) and not self._queue:
+                    self._writer = None
+                    return []
+            batch, self._queue = self._queue[:GROUP_AT_MOST], self._queue[GROUP_AT_MOST:]
+        return batch
+
+    def _commit(self, engine: Engine, batch: list[_Pending]) -> None:
+        try:
+            with engine.begin() as conn:
+                numbers = _write(conn, self._trail, [pending.entry for pending in batch])
+        except Exception as error:  # every waiting request must hear of it; the writer lives on
+            log.exception("%d audit entries not committed", len(batch))
+            for pending in batch:
+                pending.settle(error=type(error).__name__)
+            return
+        for pending, seq in zip(batch, numbers, strict=True):
+            pending.settle(seq)
+        try:
+            self._trail.checkpoint_if_due(engine, numbers[-1])
+        except Exception:  # the entries are committed; the next checkpoint covers them
+            log.exception("audit checkpoint not written")
+
+
+_GROUPS: weakref.WeakKeyDictionary[Engine, GroupCommit] = weakref.WeakKeyDictionary()
+_GROUPS_LOCK = threading.Lock()
+
+
+def entries_of_request(
+    conn: Connection, request_id: str, institution_code: str
+) -> list[dict[str, Any]]:
+    """The institution's entries that the request ``request_id`` caused, oldest first: whether a
+    request whose answer never arrived was audited (and so answered). An id the service would
+    not have taken (``REQUEST_ID_FORMAT``) has none."""
+    if not REQUEST_ID_FORMAT.fullmatch(request_id):
+        return []
+    stmt = (
+        select(audit_log.c.seq, audit_log.c.at, audit_log.c.action, audit_log.c.outcome)
+        .where(
+            audit_log.c.request_id == request_id,
+            audit_log.c.institution_code == institution_code,
+        )
+        .order_by(audit_log.c.seq)
+    )
+    return [{**row._asdict(), "at": as_utc(row.at)} for row in conn.execute(stmt)]
 
 
 # --- verifying ----------------------------------------------------------------------------------
@@ -533,8 +727,9 @@ _OTHER_COLUMNS = [
     audit_log.c.key_id,
     audit_log.c.previous_digest,
     audit_log.c.digest,
+    audit_log.c.request_id,
 ]
-KEY_ID, PREVIOUS, DIGEST = len(CONTENT), len(CONTENT) + 1, len(CONTENT) + 2
+KEY_ID, PREVIOUS, DIGEST, REQUEST = (len(CONTENT) + offset for offset in range(4))
 Rows = Sequence[Sequence[Any]]
 
 
@@ -567,7 +762,7 @@ def _walk(
                 else:
                     signer = signers.get(name) or signers.setdefault(name, _signer(keys, name, seq))
                     state = signer.copy()
-                    state.update(keyed_message(values, name, previous))
+                    state.update(keyed_message(values, name, previous, row[REQUEST]))
                     digest, keyed = state.hexdigest(), True
                 if row[PREVIOUS] != previous or row[DIGEST] != digest:
                     raise _Broken(Problem.EDITED, seq, _EDITED)

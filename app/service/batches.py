@@ -24,8 +24,9 @@ from app.service.audit import Action, Actor, AnyOutcome, Outcome
 from app.service.checks import NumbersCheck
 from app.service.context import ServiceContext
 from app.service.errors import ServiceError
-from app.service.jobs import enqueue_or_undo
+from app.service.jobs import JobSpec, enqueue_or_undo
 from app.service.models import Batch, BatchItem
+from app.service.uploads import unfinished_uploads
 from payer_registry.clock import as_utc, now_utc
 from payer_registry.confirmation import confirm_by_numbers
 from payer_registry.db import Registry
@@ -346,7 +347,8 @@ def _stored(text: str) -> Any:
 def resume_unfinished(ctx: ServiceContext, institution_code: str | None = None) -> int:
     """Queue again the unanswered ranges of the live batches of one institution, or of all (after a
     restart of a process whose in-process jobs died with it); answering skips what is done, so
-    several processes resuming at once repeat nothing. How many ranges."""
+    several processes resuming at once repeat nothing. For all institutions, the unfinished payer
+    uploads too (their writes take turns and go on where they stopped). How many jobs."""
     now = now_utc()
     unfinished = [
         batches.c.failed_at.is_(None),
@@ -366,12 +368,14 @@ def resume_unfinished(ctx: ServiceContext, institution_code: str | None = None) 
             .where(*unfinished)
             .group_by(batches.c.reception_number, batches.c.total)
         ).all()
-    jobs = [
+    jobs: list[JobSpec] = [
         BatchRangeJob(row.reception_number, start, end)
         for row in pending
         for start, end in chunks(row.total)
         if end > row.first
     ]
+    if institution_code is None:
+        jobs += unfinished_uploads(ctx.registry)
     for job in jobs:
         ctx.jobs.enqueue(job)
     return len(jobs)

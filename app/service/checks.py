@@ -44,19 +44,29 @@ class NumbersCheck:
 def check_numbers(
     ctx: ServiceContext, institution_code: str, check: NumbersCheck
 ) -> dict[str, Any]:
-    """The audited check by numbers for an institution: ``{"eligibility": ...}``."""
+    """The audited check by numbers for an institution: ``{"eligibility": ...}``, answered once its
+    audit entry is committed (through the group commit: the check itself writes nothing)."""
     at = check.confirmation_date or today_in_japan()
     consented = consent.without_card(check.limit_certificate_consent)
-    with ctx.registry.begin() as conn:
+    with ctx.registry.read() as conn:
         result = confirm_by_numbers(conn, check.inquiry, at)
-        audit.append(
-            conn,
-            actor=Actor.INSTITUTION,
-            action=Action.ELIGIBILITY_CHECK,
-            outcome=result.validity,
-            institution_code=institution_code,
-            staff_id=check.staff_id,
-            person_id=result.person.id if result.person else None,
-            category="limit_certificate" if consented else None,
-        )
+    entry = audit.Entry(
+        Actor.INSTITUTION,
+        Action.ELIGIBILITY_CHECK,
+        result.validity,
+        institution_code=institution_code,
+        staff_id=check.staff_id,
+        person_id=result.person.id if result.person else None,
+        category="limit_certificate" if consented else None,
+    )
+    audit.append_committed(ctx.registry.engine, entry)
     return {"eligibility": consent.visible(confirmation_dict(result), consented)}
+
+
+def audited_request(ctx: ServiceContext, institution_code: str, request_id: str) -> dict[str, Any]:
+    """Whether the institution's request ``request_id`` (its ``X-Request-Id``) was audited, with
+    the entries it caused: a check whose answer never arrived was answered (and may be repeated
+    or not) exactly when it was audited."""
+    with ctx.registry.connect() as conn:
+        entries = audit.entries_of_request(conn, request_id, institution_code)
+    return {"request_id": request_id, "audited": bool(entries), "entries": entries}

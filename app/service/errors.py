@@ -25,6 +25,16 @@ SERVICE_ERRORS = {
     "CONSENT_NOT_OFFERED": "the institution's reader does not offer this consent category",
     "CONSENT_REQUIRED": "the patient has not consented to show this category to this institution",
     "CONSENT_EXPIRED": "the consent has expired; verify the card again to renew it",
+    "DISASTER_ACCESS_FORBIDDEN": (
+        "no declared disaster period covers the institution's prefecture now (or the one the "
+        "search was made under has ended)"
+    ),
+    "DISASTER_SEARCH_INCOMPLETE": (
+        "a disaster search needs a name or kana, the birth date and the sex; details.missing"
+    ),
+    "DISASTER_SEARCH_TOO_BROAD": (
+        "more people match than a disaster search lists; add the address or the other name"
+    ),
     "BATCH_QUEUE_UNAVAILABLE": (
         "the background job queue (Redis) is unavailable; card and number checks still work"
     ),

@@ -135,4 +135,4 @@ def run_worker(redis_url: str, queue_name: str, burst: bool = False) -> None:
         job_monitoring_interval=MONITORING_INTERVAL,
         maintenance_interval=MONITORING_INTERVAL * 2,
     )
-    worker.work(burst=burst, logging_level="WARNING")
+    worker.work(burst=burst, logging_level="INFO")  # job starts and ends: ids and ranges only

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payer_registry.models import Base
@@ -105,7 +115,8 @@ class Consent(Base):
 
 class AuditEntry(Base):
     """Append-only: each entry's ``digest`` covers its content and the previous entry's digest, as
-    an HMAC under the audit key ``key_id`` names (no key id: a plain SHA-256, before revision 0008)."""
+    an HMAC under the audit key ``key_id`` names (no key id: a plain SHA-256, before revision 0008),
+    which covers the request id too when there is one (revision 0009)."""
 
     __tablename__ = "audit_log"
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -122,6 +133,8 @@ class AuditEntry(Base):
     previous_digest: Mapped[str] = mapped_column(String(64))
     digest: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str | None] = mapped_column(String(16))
+    # the HTTP request that caused the entry (X-Request-Id); none for commands, jobs, older entries
+    request_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class AuditHead(Base):
@@ -181,3 +194,76 @@ class PayerUpload(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Prescription(Base):
+    """A drug an institution prescribed (処方) for the patient of one of its card visits: like an
+    electronic prescription, every institution's duplicate-medication check sees it at once."""
+
+    __tablename__ = "prescriptions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
+    staff_id: Mapped[str | None] = mapped_column(String(40))
+    drug_code: Mapped[str] = mapped_column(String(12))
+    drug_name: Mapped[str] = mapped_column(String(100))
+    ingredient: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(10))
+    usage: Mapped[str] = mapped_column(String(60))
+    days: Mapped[int] = mapped_column(Integer)
+    issued_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PrescriptionCheck(Base):
+    """One duplicate-medication check (重複投薬等チェック) made on a person, as their portal lists it:
+    the planned drugs and what was found for each (JSON text)."""
+
+    __tablename__ = "prescription_checks"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
+    staff_id: Mapped[str | None] = mapped_column(String(40))
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finding: Mapped[str] = mapped_column(String(12))
+    details_shown: Mapped[bool] = mapped_column(Boolean)
+    planned: Mapped[str] = mapped_column(Text)
+
+
+class Disaster(Base):
+    """A declared disaster period (災害時モード) for some prefectures, from ``starts_on`` to
+    ``ends_on`` inclusive (Japan's calendar), unless ended early (``ended_at``)."""
+
+    __tablename__ = "disasters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    declared_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DisasterPrefecture(Base):
+    """A prefecture (its two-digit code, 01–47) a disaster period covers."""
+
+    __tablename__ = "disaster_prefectures"
+    disaster_id: Mapped[int] = mapped_column(
+        ForeignKey("disasters.id", ondelete="CASCADE"), primary_key=True
+    )
+    prefecture: Mapped[str] = mapped_column(String(2), primary_key=True)
+
+
+class DisasterHandle(Base):
+    """One candidate of a disaster search: the opaque handle its institution views the person with,
+    without a consent, while the disaster period it was found under lasts."""
+
+    __tablename__ = "disaster_handles"
+    handle: Mapped[str] = mapped_column(String(32), primary_key=True)
+    disaster_id: Mapped[int] = mapped_column(ForeignKey("disasters.id"), index=True)
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    staff_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -1,6 +1,6 @@
 """Payer updates: person records validated like ``eligsim registry import``, written at once when
-few, or by a background job when many (the records wait in the database); and the operator's
-``registry import`` itself.
+few, or by a background job when many (the records wait in the database; the job writes them in
+short transactions, ``payer_registry.staging``); and the operator's ``registry import`` itself.
 
 A payer account writes the persons of its own insurers only, never a card link (a card is linked
 where it is issued), and every write is audited: who, which person, what kind of change."""
@@ -20,7 +20,7 @@ from sqlalchemy import Connection, exists, select, update
 
 from app.service import audit
 from app.service.accounts import Principal, operator_name, payer_insurer_numbers
-from app.service.audit import Action, Actor, Outcome
+from app.service.audit import Action, Actor, Entry, Outcome
 from app.service.context import ServiceContext
 from app.service.errors import ServiceError, field_error
 from app.service.jobs import enqueue_or_undo
@@ -32,20 +32,37 @@ from payer_registry.exporter import to_json_line
 from payer_registry.identifiers import IdentifierError, parse_insured_number
 from payer_registry.models import Qualification, table_of
 from payer_registry.records import PERSON_RECORD, flatten_errors
-from payer_registry.writer import RecordConflict, end_qualification, upsert_record
+from payer_registry.staging import (
+    Pending,
+    StagedJournal,
+    UnfinishedImport,
+    close_journal,
+    journal_position,
+    open_journal,
+    unfinished_imports,
+    write_in_chunks,
+)
+from payer_registry.writer import (
+    NUMBERS_PER_QUERY,
+    Incoming,
+    RecordConflict,
+    end_qualification,
+    persons_holding,
+    persons_written,
+    write_records,
+)
 
 payer_uploads = table_of(PayerUpload)
 qualifications = table_of(Qualification)
 MAX_DIRECT = 500
 MAX_UPLOAD = 20_000
-NUMBERS_PER_QUERY = 5_000  # well below the bound parameters any supported database takes
 CARD_LINKS_REFUSED = "payers cannot set card links: a card is linked where it is issued"
 
 
 @dataclass(frozen=True, slots=True)
 class UploadStatus:
     upload_id: str
-    status: str  # queued, done, failed
+    status: str  # queued (``written`` so far), done, failed
     total: int
     written: int
     error: str | None
@@ -147,8 +164,12 @@ def write_now(
     records = validated(raw_records)
     with _conflicts_refused(), ctx.registry.begin() as conn:
         check_insurers(conn, payer.insurers, records)
-        written = write_records(conn, records, _payer_id(payer), Action.PAYER_RECORDS)
-    return {"written": written}
+        outcomes = write_records(conn, [Incoming(record) for record in records], card_links=False)
+        refused = [outcome for outcome in outcomes if isinstance(outcome, RecordConflict)]
+        if refused:
+            raise refused[0]
+        _audit_payer(conn, _payer_id(payer), Action.PAYER_RECORDS, persons_written(outcomes))
+    return {"written": len(records)}
 
 
 def submit_upload(
@@ -196,33 +217,25 @@ def end_qualification_of(
             raise ServiceError("NOT_FOUND", str(error)) from None
         except ValueError as error:
             raise field_error("lost_on", str(error)) from None
-        _audit_payer(conn, _payer_id(payer), Action.QUALIFICATION_LOSS, Outcome.ENDED, person_id)
+        _audit_payer(conn, _payer_id(payer), Action.QUALIFICATION_LOSS, [person_id], Outcome.ENDED)
     return {**loss, "insured_number": str(number)}
 
 
-def write_records(
-    conn: Connection, records: list[dict[str, Any]], payer_id: int, action: Action
-) -> int:
-    """Upsert validated records in the caller's transaction (all or nothing), leaving the persons'
-    card links as they are; one audit entry per person."""
-    for record in records:
-        person_id = upsert_record(conn, record, card_links=False)
-        _audit_payer(conn, payer_id, action, Outcome.WRITTEN, person_id)
-    return len(records)
-
-
 def _audit_payer(
-    conn: Connection, payer_id: int, action: Action, outcome: Outcome, person_id: int
+    conn: Connection,
+    payer_id: int,
+    action: Action,
+    person_ids: list[int],
+    outcome: Outcome = Outcome.WRITTEN,
 ) -> None:
-    """A payer's write, in the audit log: the account's id stands where a staff id would."""
-    audit.append(
-        conn,
-        actor=Actor.PAYER,
-        action=action,
-        outcome=outcome,
-        staff_id=f"payer:{payer_id}",
-        person_id=person_id,
-    )
+    """A payer's write, in the audit log, one entry per person (one append for them all): the
+    account's id stands where a staff id would."""
+    staff_id = f"payer:{payer_id}"
+    entries = [
+        Entry(Actor.PAYER, action, outcome, staff_id=staff_id, person_id=person_id)
+        for person_id in person_ids
+    ]
+    audit.append_all(conn, entries)
 
 
 def _payer_id(payer: Principal) -> int:
@@ -253,35 +266,112 @@ def store_upload(conn: Connection, payer_id: int, records: list[dict[str, Any]])
     return upload_id
 
 
+@dataclass(frozen=True)
+class UploadJournal(StagedJournal):
+    """An upload's journal: its position, and the records read from the upload's row."""
+
+    records: list[dict[str, Any]]
+
+    def pending(self, conn: Connection, start: int, count: int) -> Iterator[Pending]:
+        for position in range(start, min(start + count, len(self.records))):
+            yield Pending(position, position, self.records[position])
+
+
 def process_upload(registry: Registry, upload_id: str) -> None:
-    """The job: write the stored records in one transaction; running it again writes the same.
-    The account's insurers are checked again, as they are when the job runs."""
-    with registry.begin() as conn:
+    """The job: write the stored records in short transactions, ``written`` counting them; running
+    it again goes on where it stopped. Before the first record the account's insurers are checked
+    again, as they are when the job runs, and the records' insured numbers against the registry."""
+    with registry.connect() as conn:
         row = conn.execute(select(payer_uploads).where(payer_uploads.c.id == upload_id)).first()
-        if row is None or row.finished_at is not None:
-            return
-        records = [PERSON_RECORD.load(json.loads(line)) for line in row.records.splitlines()]
+        started = journal_position(conn, upload_id) is not None
+    if row is None or row.finished_at is not None:
+        return
+    records = [PERSON_RECORD.load(json.loads(line)) for line in row.records.splitlines()]
+    if not started:
         try:
-            check_insurers(conn, payer_insurer_numbers(conn, row.payer_id), records)
+            with registry.connect() as conn:
+                check_insurers(conn, payer_insurer_numbers(conn, row.payer_id), records)
+                refuse_conflicts(conn, records)
         except ServiceError as refusal:
-            _finish(conn, upload_id, error=refusal.message)
+            with registry.begin() as conn:
+                _finish(conn, upload_id, error=refusal.message)
             return
-        written = write_records(conn, records, row.payer_id, Action.PAYER_UPLOAD)
-        _finish(conn, upload_id, written=written)
+        open_journal(registry, upload_id, len(records))
+    refused: list[int] = []
+
+    def write(conn: Connection, chunk: list[Pending]) -> None:
+        incoming = [Incoming(item.record) for item in chunk]
+        outcomes = write_records(conn, incoming, card_links=False)
+        for item, outcome in zip(chunk, outcomes, strict=True):
+            if isinstance(outcome, RecordConflict):
+                refused.append(item.position)
+        _audit_payer(conn, row.payer_id, Action.PAYER_UPLOAD, persons_written(outcomes))
+
+    write_in_chunks(registry, UploadJournal(upload_id, records), write)
+    with registry.begin() as conn:
+        _finish(conn, upload_id, written=len(records) - len(refused), error=_left_out(refused))
+        close_journal(conn, upload_id)
+
+
+def refuse_conflicts(conn: Connection, records: list[dict[str, Any]]) -> None:
+    """Refuse the whole upload when a record's insured numbers belong to several registered
+    persons (the record cannot say which one it updates)."""
+    holders = persons_holding(conn, [number for record in records for number in _numbers(record)])
+    conflicting = {
+        str(position): "these insured numbers belong to different registered persons"
+        for position, record in enumerate(records)
+        if len({holders[n] for n in _numbers(record) if n in holders}) > 1
+    }
+    if conflicting:
+        raise ServiceError(
+            "RECORD_CONFLICT",
+            "some records' insured numbers belong to different registered persons; "
+            "nothing was written",
+            {"records": conflicting},
+        )
+
+
+def _left_out(positions: list[int]) -> str | None:
+    if not positions:
+        return None
+    return (
+        f"{len(positions)} record(s) not written: their insured numbers came to belong to other "
+        f"persons while the upload waited (positions {', '.join(map(str, positions))})"
+    )
 
 
 def mark_failed(registry: Registry, upload_id: str) -> None:
-    """The upload gave up: nothing was written, and the records it held are dropped."""
+    """The upload gave up: the records it held are dropped (those written before stay written)."""
     with registry.begin() as conn:
-        _finish(conn, upload_id, error="the upload could not be written; nothing was changed")
+        written = journal_position(conn, upload_id)
+        error = (
+            f"the upload stopped after {written} records were written"
+            if written
+            else "the upload could not be written; nothing was changed"
+        )
+        _finish(conn, upload_id, written=written, error=error)
+        close_journal(conn, upload_id)
 
 
-def _finish(conn: Connection, upload_id: str, written: int = 0, error: str | None = None) -> None:
-    conn.execute(
-        update(payer_uploads)
-        .where(payer_uploads.c.id == upload_id)
-        .values(written=written, error=error, finished_at=now_utc(), records="")
-    )
+def unfinished_uploads(registry: Registry) -> list[PayerUploadJob]:
+    """The jobs of the uploads not finished (their process stopped); running one again goes on
+    where it stopped, and two runs of one upload take turns."""
+    with registry.connect() as conn:
+        found: list[str] = list(
+            conn.execute(
+                select(payer_uploads.c.id).where(payer_uploads.c.finished_at.is_(None))
+            ).scalars()
+        )
+        return [PayerUploadJob(upload_id) for upload_id in found]
+
+
+def _finish(
+    conn: Connection, upload_id: str, written: int | None = None, error: str | None = None
+) -> None:
+    values: dict[str, Any] = {"error": error, "finished_at": now_utc(), "records": ""}
+    if written is not None:
+        values["written"] = written
+    conn.execute(update(payer_uploads).where(payer_uploads.c.id == upload_id).values(**values))
 
 
 def upload_status(conn: Connection, upload_id: str, payer_id: int) -> UploadStatus | None:
@@ -293,24 +383,47 @@ def upload_status(conn: Connection, upload_id: str, payer_id: int) -> UploadStat
     if row is None:
         return None
     status = "failed" if row.error else ("done" if row.finished_at else "queued")
-    return UploadStatus(upload_id, status, row.total, row.written, row.error)
+    written = journal_position(conn, upload_id)  # while it writes
+    return UploadStatus(upload_id, status, row.total, written or row.written, row.error)
 
 
 def import_registry_file(
-    registry: Registry, path: Path, encoding: str | None = None, skip_invalid: bool = False
+    registry: Registry,
+    path: Path,
+    encoding: str | None = None,
+    skip_invalid: bool = False,
+    progress: importer.Progress | None = None,
 ) -> importer.ImportResult:
     """``eligsim registry import``: the operator's import, card links included (so an export
     imports back whole), with one audit entry per person written, naming the operator."""
     operator = operator_name()
+    audited = _operator_audit(operator)
+    return importer.import_file(registry, path, encoding, skip_invalid, operator, progress, audited)
 
-    def audited(conn: Connection, person_id: int) -> None:
-        audit.append(
-            conn,
-            actor=Actor.OPERATOR,
-            action=Action.REGISTRY_IMPORT,
-            outcome=Outcome.WRITTEN,
-            staff_id=operator,
-            person_id=person_id,
-        )
 
-    return importer.import_file(registry, path, encoding, skip_invalid, on_written=audited)
+def complete_imports(
+    registry: Registry, progress: importer.Progress | None = None
+) -> list[tuple[UnfinishedImport, importer.ImportResult]]:
+    """Complete the imports a stopped process left past their commit point, each audited under the
+    operator who started it (and drop those it left while staging)."""
+    return [
+        (found, importer.complete_import(registry, found, _operator_audit(found.author), progress))
+        for found in unfinished_imports(registry)
+    ]
+
+
+def _operator_audit(operator: str) -> importer.OnWritten:
+    def audited(conn: Connection, person_ids: list[int]) -> None:
+        entries = [
+            Entry(
+                Actor.OPERATOR,
+                Action.REGISTRY_IMPORT,
+                Outcome.WRITTEN,
+                staff_id=operator,
+                person_id=person_id,
+            )
+            for person_id in person_ids
+        ]
+        audit.append_all(conn, entries)
+
+    return audited

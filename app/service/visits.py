@@ -161,18 +161,18 @@ def visit_summary(ctx: ServiceContext, institution_code: str, visit_id: str) -> 
 def _looked_at_visit(ctx: ServiceContext, visit_id: str, institution_code: str) -> VisitRow:
     """``own_visit``, audited: the visit's patient sees the look in their access log; a look at
     another institution's visit names that visit but not its patient."""
-    with ctx.registry.begin() as conn:
+    with ctx.registry.connect() as conn:
         visit = get_visit(conn, visit_id)
-        own = visit if visit and visit.institution_code == institution_code else None
-        audit.append(
-            conn,
-            actor=Actor.INSTITUTION,
-            action=Action.VISIT_VIEW,
-            outcome=Outcome.SHOWN if own else Outcome.NOT_FOUND,
-            institution_code=institution_code,
-            person_id=own.person_id if own else None,
-            visit_id=visit.id if visit else None,
-        )
+    own = visit if visit and visit.institution_code == institution_code else None
+    look = audit.Entry(
+        Actor.INSTITUTION,
+        Action.VISIT_VIEW,
+        Outcome.SHOWN if own else Outcome.NOT_FOUND,
+        institution_code=institution_code,
+        person_id=own.person_id if own else None,
+        visit_id=visit.id if visit else None,
+    )
+    audit.append_committed(ctx.registry.engine, look)  # a read-only use case: the group commit
     if own is None:
         raise ServiceError("NOT_FOUND", "no such visit")
     return own
@@ -207,38 +207,54 @@ def records_by_number(
 
 @dataclass(frozen=True, slots=True)
 class Look:
-    """Who looks at whose records: the institution, the person, and the visit when there is one."""
+    """Who looks at whose records: the institution, the person, and the visit when there is one;
+    ``disaster_id`` when the look comes through a disaster search (災害時) instead of a consent."""
 
     institution_code: str
     person_id: int
     staff_id: str | None = None
     visit_id: str | None = None
+    disaster_id: int | None = None
 
 
 def records_under_consent(
     ctx: ServiceContext, look: Look, category: str, query: dict[str, Any]
 ) -> Page:
-    """A page of records when the person's consent for ``category`` at the institution is live;
-    the look is audited, shown or refused."""
-    with ctx.registry.begin() as conn:
-        state, consent_id = consent.consent_state(
-            conn, look.person_id, look.institution_code, category, now_utc()
-        )
-        audit.append(
-            conn,
-            actor=Actor.INSTITUTION,
-            action=Action.VIEW,
-            outcome=_VIEW_OUTCOMES[state],
-            institution_code=look.institution_code,
-            staff_id=look.staff_id,
-            person_id=look.person_id,
-            category=category,
-            visit_id=look.visit_id,
-            consent_id=consent_id,
-        )
-    consent.require_live(state, category)
+    """A page of records when the look at ``category`` is allowed (``allow_look``)."""
+    allow_look(ctx, look, category)
     with ctx.registry.connect() as conn:
         return medical_page(conn, look.person_id, category, **query)
+
+
+def allow_look(ctx: ServiceContext, look: Look, category: str) -> None:
+    """Refuse the look unless the person's consent for ``category`` at the institution is live or,
+    for a disaster look, its disaster period is still open to the institution; the look is audited
+    (a disaster look as such), shown or refused."""
+    with ctx.registry.connect() as conn:
+        state, consent_id = _look_state(conn, look, category)
+    entry = audit.Entry(
+        Actor.INSTITUTION,
+        Action.VIEW if look.disaster_id is None else Action.DISASTER_VIEW,
+        _VIEW_OUTCOMES[state],
+        institution_code=look.institution_code,
+        staff_id=look.staff_id,
+        person_id=look.person_id,
+        category=category,
+        visit_id=look.visit_id,
+        consent_id=consent_id,
+    )
+    audit.append_committed(ctx.registry.engine, entry)  # a read-only use case: the group commit
+    consent.require_live(state, category)
+
+
+def _look_state(
+    conn: Connection, look: Look, category: str
+) -> tuple[consent.ConsentState, int | None]:
+    if look.disaster_id is None:
+        return consent.consent_state(
+            conn, look.person_id, look.institution_code, category, now_utc()
+        )
+    return consent.disaster_state(conn, look.institution_code, look.disaster_id, now_utc()), None
 
 
 def visits_after(
@@ -253,4 +269,6 @@ _VIEW_OUTCOMES = {
     consent.ConsentState.LIVE: Outcome.SHOWN,
     consent.ConsentState.EXPIRED: Outcome.REFUSED_EXPIRED,
     consent.ConsentState.NONE: Outcome.REFUSED_NONE,
+    consent.ConsentState.DISASTER: Outcome.SHOWN,
+    consent.ConsentState.NO_DISASTER: Outcome.DISASTER_ACCESS_FORBIDDEN,
 }

@@ -60,7 +60,7 @@ def known_principal(key: str) -> Principal | None:
     cached = _KNOWN.get(key)
     if cached and cached[1] > now:
         return cached[0]
-    with service().registry.connect() as conn:
+    with service().registry.read() as conn:
         principal = authenticate(conn, key)
     if len(_KNOWN) >= KNOWN_AT_MOST:
         _KNOWN.clear()

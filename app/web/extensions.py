@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, request
-from flask_limiter import Limit, Limiter
+from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api
-from limits import parse_many
+from limits import RateLimitItem
 
 from app.service.accounts import Principal
+from app.service.audit import REQUEST_ID, REQUEST_ID_FORMAT
 from app.service.batches import resume_unfinished
 from app.service.context import ServiceContext
 from app.service.jobs import InProcessRunner
 from app.settings import Settings, SettingsError
 from app.web.errors import ERROR_CODES
+from app.web.rate_limits import RequestLimits, Rule, parsed
 from app.web.schemas import ErrorSchema
 from payer_registry.db import RegistryUnavailable
 
 View = TypeVar("View", bound=Callable[..., Any])
 INQUIRY_COUNT = "inquiry_count"  # what a view that answers inquiries by numbers costs
 PORTAL_SIGN_IN = "portal_sign_in"  # a view that opens a patient's portal session
+DISASTER_SEARCH = "disaster_search"  # a view that searches a person without a card (災害時)
 
 
 class EligsimApi(Api):
@@ -44,6 +47,33 @@ def service() -> ServiceContext:
     return context
 
 
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+def register_request_ids(app: Flask) -> None:
+    """Every answer carries ``X-Request-Id``: the client's own when well formed (1 to 64 letters,
+    digits, ``.``, ``_``, ``:``, ``-``, starting with a letter or digit), else a new one. The audit
+    entries the request causes store it. Registered first, so that even a refusal carries it."""
+    app.before_request(_take_request_id)
+    app.after_request(_send_request_id)
+    app.teardown_request(_forget_request_id)
+
+
+def _take_request_id() -> None:
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = sent if REQUEST_ID_FORMAT.fullmatch(sent) else uuid.uuid4().hex
+    REQUEST_ID.set(g.request_id)
+
+
+def _send_request_id(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
+    return response
+
+
+def _forget_request_id(_error: BaseException | None) -> None:
+    REQUEST_ID.set(None)
+
+
 def register_api(app: Flask) -> Api:
     codes = "\n".join(
         f"- `{code}` ({status}): {meaning}" for code, (status, meaning) in ERROR_CODES.items()
@@ -52,6 +82,9 @@ def register_api(app: Flask) -> Api:
         "info": {
             "description": (
                 "Front-desk API of the online eligibility verification simulator.\n\n"
+                "Every answer carries `X-Request-Id`: the client's own when it sends a well-formed "
+                "one (1 to 64 letters, digits, `.`, `_`, `:`, `-`), else a new one; "
+                "`GET /api/v1/audited-requests/{request_id}` tells whether a request was audited.\n\n"
                 'Every error has one shape: `{"error": {"code", "message", "details"}}`. '
                 f"Stable codes:\n\n{codes}"
             )
@@ -66,35 +99,38 @@ def register_api(app: Flask) -> Api:
 def register_limiter(app: Flask, settings: Settings) -> None:
     """Rate limits per verified account (per client address without a valid key): requests per
     route; inquiries by numbers, shared by single checks and batch lines; portal sign-ins per
-    address. Counted in Redis when REDIS_URL is set, so every worker shares them; in the process's
-    memory when it is not or while Redis does not answer, so then each worker counts alone."""
-    Limiter(
-        key_func=_rate_limit_key,
-        app=app,
-        default_limits=[
-            _checked("ELIGSIM_RATE_LIMIT", settings.rate_limit),
-            Limit(
+    address; disaster searches per account, apart from the rest. Counted in Redis when REDIS_URL is
+    set, so every worker shares them, in one round trip per request for all of them; in the
+    process's memory when it is not or while Redis does not answer, so then each worker counts
+    alone. Only a refusal (429) says when to retry (``Retry-After``): no X-RateLimit headers."""
+    RequestLimits(
+        [
+            Rule(_checked("ELIGSIM_RATE_LIMIT", settings.rate_limit), _rate_limit_key),
+            Rule(
                 _checked("ELIGSIM_INQUIRY_RATE_LIMIT", settings.inquiry_rate_limit),
-                scope="inquiries",
-                shared=True,
+                _rate_limit_key,
+                applies=lambda view: hasattr(view, INQUIRY_COUNT),
                 cost=_inquiry_cost,
-                exempt_when=lambda: _view_mark(INQUIRY_COUNT) is None,
-                error_message="the key's inquiry limit is used up (a batch costs one per line)",
+                scope="inquiries",
+                message="the key's inquiry limit is used up (a batch costs one per line)",
             ),
-            Limit(
+            Rule(
                 _checked("ELIGSIM_PORTAL_RATE_LIMIT", settings.portal_rate_limit),
-                key_function=_client_address,
+                _client_address,
+                applies=lambda view: hasattr(view, PORTAL_SIGN_IN),
                 scope="portal-sign-in",
-                shared=True,
-                exempt_when=lambda: _view_mark(PORTAL_SIGN_IN) is None,
-                error_message="too many portal sign-ins from this address; retry later",
+                message="too many portal sign-ins from this address; retry later",
+            ),
+            Rule(
+                _checked("ELIGSIM_DISASTER_SEARCH_RATE_LIMIT", settings.disaster_search_rate_limit),
+                _rate_limit_key,
+                applies=lambda view: hasattr(view, DISASTER_SEARCH),
+                scope="disaster-search",
+                message="too many disaster searches from this account; retry later",
             ),
         ],
-        storage_uri=settings.redis_url or "memory://",
-        in_memory_fallback_enabled=True,
-        swallow_errors=True,
-        headers_enabled=True,
-    )
+        settings.redis_url,
+    ).init_app(app)
 
 
 def counts_inquiries(count: Callable[[], int]) -> Callable[[View], View]:
@@ -115,27 +151,26 @@ def portal_sign_in(view: View) -> View:
     return view
 
 
-def _checked(name: str, limit: str) -> str:
-    """A limit the limiter can read: with errors swallowed, a misspelt one would limit nothing."""
+def disaster_search(view: View) -> View:
+    """Mark a view that searches a person without a card: limited per account, tightly and apart
+    from the key's other limits."""
+    setattr(view, DISASTER_SEARCH, True)
+    return view
+
+
+def _checked(name: str, limit: str) -> list[RateLimitItem]:
+    """A limit the limiter can read: a misspelt one stops the service from starting."""
     try:
-        parse_many(limit)
+        return parsed(limit)
     except ValueError:
         raise SettingsError(
             f"{name}={limit!r} is not a rate limit (e.g. '1200 per minute')"
         ) from None
-    return limit
 
 
-def _view_mark(name: str) -> Any:
-    """What the request's view was marked with (``None``: not marked); marks survive the
-    decorators above them, which copy the view's attributes."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    return getattr(view, name, None)
-
-
-def _inquiry_cost() -> int:
-    count = _view_mark(INQUIRY_COUNT)
-    return max(1, count()) if count else 1
+def _inquiry_cost(view: Callable[..., Any]) -> int:
+    """What a request to a view marked by ``counts_inquiries`` costs of the inquiry limit."""
+    return max(1, getattr(view, INQUIRY_COUNT)())
 
 
 def bearer_key() -> str | None:

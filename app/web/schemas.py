@@ -11,10 +11,18 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from app.service.card_proof import METHODS, CardProof
 from app.service.consent import CATEGORIES
+from app.service.prescriptions import (
+    MAX_DAYS,
+    MAX_PLANNED,
+    YJ_CODE,
+    Finding,
+    PlannedDrug,
+    is_yj_code,
+)
 from payer_registry import identifiers
-from payer_registry.eligibility import RELATIONSHIP_CODES, VALIDITY_CODES
+from payer_registry.eligibility import RELATIONSHIP_CODES, VALIDITY_CODES, today_in_japan
 from payer_registry.presenting import jsonable
-from payer_registry.records import CARD_CLASSIFICATIONS, POST_CODE, identifier
+from payer_registry.records import CARD_CLASSIFICATIONS, POST_CODE, identifier, registry_date
 
 
 class StrictBoolean(fields.Boolean):
@@ -300,3 +308,169 @@ class PortalTokenSchema(Schema):
         metadata={"description": "send as 'Authorization: Bearer TOKEN' to /portal/me"}
     )
     expires_at = fields.AwareDateTime()
+
+
+# -- prescriptions and the duplicate-medication check --------------------------------------------
+
+
+def _yj_code(value: str) -> None:
+    if not is_yj_code(value):
+        raise ValidationError(
+            "not a YJ code: 7 digits, a capital letter, a digit or capital letter, 3 digits"
+        )
+
+
+def yj_code_field(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=_yj_code,
+        metadata={
+            "pattern": f"^{YJ_CODE}$",
+            "example": "2171022F1016",
+            "description": "YJ code (個別医薬品コード): the first 4 characters are the therapeutic "
+            "class, the first 7 the ingredient and route",
+        },
+        **kwargs,
+    )
+
+
+def _required_text(max_length: int) -> fields.String:
+    return fields.String(required=True, validate=validate.Length(min=1, max=max_length))
+
+
+def _days(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_DAYS), **kwargs)
+
+
+class PrescriptionRequestSchema(StrictSchema):
+    """A drug the institution prescribes (処方) for the patient of one of its card visits."""
+
+    visit_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    drug_code = yj_code_field(required=True)
+    drug_name = _required_text(100)
+    ingredient = _required_text(100)
+    quantity = fields.Float(
+        required=True,
+        validate=validate.Range(min=0, min_inclusive=False, max=10_000),
+        metadata={"description": "a day's quantity, in `unit`"},
+    )
+    unit = _required_text(10)
+    usage = _required_text(60)
+    days = _days(required=True, metadata={"description": "days of use, from the issue date"})
+    issued_on = registry_date(
+        load_default=today_in_japan, metadata={"description": "default: today in Japan"}
+    )
+    staff_id = fields.String(load_default=None, validate=validate.Length(max=40))
+
+
+class PrescriptionSchema(Schema):
+    id = fields.String()
+    visit_id = fields.String()
+    institution_code = fields.String()
+    staff_id = fields.String(allow_none=True)
+    drug_code = fields.String()
+    drug_name = fields.String()
+    ingredient = fields.String()
+    quantity = fields.Float()
+    unit = fields.String()
+    usage = fields.String()
+    days = fields.Integer()
+    issued_on = fields.Date()
+    recorded_at = fields.AwareDateTime()
+
+
+class PlannedDrugSchema(StrictSchema):
+    drug_code = yj_code_field(required=True)
+    days = _days(required=True)
+    start_on = registry_date(
+        load_default=today_in_japan,
+        metadata={"description": "the first day of use; default: today in Japan"},
+    )
+
+
+class PrescriptionCheckRequestSchema(StrictSchema):
+    """The drugs an institution plans to prescribe for its visit's patient (重複投薬等チェック)."""
+
+    visit_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    drugs = fields.List(
+        fields.Nested(PlannedDrugSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_PLANNED),
+    )
+    staff_id = fields.String(load_default=None, validate=validate.Length(max=40))
+
+
+def planned_drugs(body: dict[str, Any]) -> list[PlannedDrug]:
+    return [PlannedDrug(d["drug_code"], d["days"], d["start_on"]) for d in body["drugs"]]
+
+
+class CourseSchema(Schema):
+    """A drug the patient takes or took. Without the consent to show details, only `ingredient`."""
+
+    ingredient = fields.String(required=True)
+    source = fields.String(
+        validate=validate.OneOf(["dispensed", "prescribed"]),
+        metadata={
+            "description": "dispensed: the registry's medication records (claims, ~45 days late); "
+            "prescribed: recorded by an institution (seen at once)"
+        },
+    )
+    drug_code = fields.String()
+    drug_name = fields.String()
+    institution_code = fields.String(metadata={"description": "the prescribing institution"})
+    institution_name = fields.String()
+    start_on = fields.Date(metadata={"description": "dispensing or issue date"})
+    last_day = fields.Date(metadata={"description": "the last day of use"})
+    days = fields.Integer()
+    usage = fields.String()
+
+
+FINDINGS = validate.OneOf([str(f) for f in Finding])
+
+
+class PlannedResultSchema(Schema):
+    drug_code = fields.String()
+    drug_name = fields.String(
+        allow_none=True, metadata={"description": "from the bundled drug list; null when not in it"}
+    )
+    start_on = fields.Date()
+    last_day = fields.Date()
+    days = fields.Integer()
+    finding = fields.String(
+        validate=FINDINGS,
+        metadata={
+            "description": "duplicate: the same ingredient and route (first 7 characters of the "
+            "YJ code) over overlapping days; same_class: the same therapeutic class (first 4); none"
+        },
+    )
+
+
+class DrugResultSchema(PlannedResultSchema):
+    duplicates = fields.List(fields.Nested(CourseSchema))
+    same_class = fields.List(fields.Nested(CourseSchema))
+
+
+class PrescriptionCheckResultSchema(Schema):
+    visit_id = fields.String()
+    checked_at = fields.AwareDateTime()
+    finding = fields.String(validate=FINDINGS, metadata={"description": "the worst finding"})
+    details_shown = fields.Boolean(
+        metadata={
+            "description": "false without a live medication consent at this institution: each "
+            "match then carries only its ingredient"
+        }
+    )
+    results = fields.List(fields.Nested(DrugResultSchema))
+
+
+class DrugSchema(Schema):
+    drug_code = fields.String()
+    drug_name = fields.String()
+    ingredient = fields.String()
+    unit = fields.String()
+    daily_quantity = fields.Float()
+    usage = fields.String()
+    chronic = fields.Boolean()
+
+
+class DrugListSchema(Schema):
+    drugs = fields.List(fields.Nested(DrugSchema))

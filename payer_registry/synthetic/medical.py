@@ -11,8 +11,13 @@ import math
 import random
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
+from marshmallow import validate
+
+from payer_registry.checkup_items import ITEMS
 from payer_registry.eligibility import age_on
+from payer_registry.records import CheckupSchema
 from payer_registry.synthetic.coverage import YEAR
 from payer_registry.synthetic.dates import iso
 from payer_registry.synthetic.people import MALE, TOWNS, Resident
@@ -158,9 +163,9 @@ def _examination(
         round(glucose) if rng.random() < 0.7 else None
     )  # otherwise a non-fasting sample: HbA1c only
     measured_waist = round(waist, 1) if rng.random() < 0.99 else None
-    return (
-        round(height, 1), round(bmi * (height / 100) ** 2, 1), round(bmi, 1), measured_waist,
-        systolic, diastolic, triglycerides, hdl, ldl,
+    values = (
+        round(height, 1), round(bmi * (height / 100) ** 2, 1), round(bmi, 1),
+        measured_waist, systolic, diastolic, triglycerides, hdl, ldl,
         _lognormal(rng, 19 + 0.5 * excess, 0.25),  # AST
         _lognormal(rng, (19 if male else 14) + 1.8 * excess, 0.4),  # ALT
         _lognormal(rng, 36 if male else 20, 0.55),  # γ-GT
@@ -169,8 +174,48 @@ def _examination(
         "1" if glucose < 170 else rng.choice(("2", "3", "4")),  # urine glucose: 1 (−) … 5 (+++)
         rng.choices(("1", "2", "3", "4"), cum_weights=(90, 96, 99, 100))[0],  # urine protein
         round(rng.gauss(14.6, 1.1) if male else rng.gauss(13.0, 1.0), 1),
-        metabolic_judgement(male, measured_waist, triglycerides, hdl, systolic, diastolic, fasting, hba1c),
     )  # fmt: skip
+    measured = _importable(dict(zip(_ITEM_COLUMNS, values, strict=True)))
+    judged = (measured[name] for name in _JUDGED)
+    return (*measured.values(), metabolic_judgement(male, *judged))
+
+
+_ITEM_COLUMNS = tuple(item.column for item in ITEMS)
+
+
+_JUDGED = (
+    "waist",
+    "triglycerides",
+    "hdl",
+    "systolic_bp",
+    "diastolic_bp",
+    "fasting_glucose",
+    "hba1c",
+)
+"""The measures the metabolic syndrome judgement reads, in ``metabolic_judgement``'s order."""
+
+
+@cache
+def _importable_ranges() -> dict[str, validate.Range]:
+    """The bounds the importer holds each checkup measure to: those of its schema, never copied."""
+    return {
+        name: rule
+        for name, field in CheckupSchema().fields.items()
+        for rule in field.validators
+        if isinstance(rule, validate.Range)
+    }
+
+
+def _importable(measured: dict[str, Any]) -> dict[str, Any]:
+    """``measured`` with each value clamped to the bounds the importer accepts (a generated outlier
+    becomes the nearest value an import takes, so that an export always imports back)."""
+    ranges = _importable_ranges()
+    return {
+        name: min(max(value, ranges[name].min), ranges[name].max)
+        if value is not None and name in ranges
+        else value
+        for name, value in measured.items()
+    }
 
 
 def metabolic_judgement(

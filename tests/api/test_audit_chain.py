@@ -105,7 +105,7 @@ def test_entries_are_signed_with_a_key_kept_outside_the_database(
     assert {entry["key_id"] for entry in entries} == {audit.key_id(key)}
     assert entries[0]["digest"] != plain_digest(entries[0], GENESIS)
     assert run("audit", "verify").output.startswith(
-        "audit log intact: 3 entries, up to checkpoint 0"
+        "audit log intact: 3 entries, up to checkpoint 1"
     )
 
 
@@ -113,7 +113,7 @@ def test_entries_are_signed_with_a_key_kept_outside_the_database(
     ("scheme", "message"),
     [
         ("guessed key", " at entry 2: its content or digest was changed"),
-        ("plain", " at entry 1: it carries a plain digest where only keyed ones belong"),
+        ("plain", " at entry 1: it is not the entry checkpointed at"),
     ],
 )
 def test_an_entry_edited_and_the_chain_recomputed_without_the_key_is_found(
@@ -152,10 +152,11 @@ def test_a_rewound_head_is_found(run, client, keys, registry):
 
 @pytest.mark.parametrize(
     ("again", "at"),
-    [(5, " at entry 3: it is not the entry checkpointed"), (1, " at entry 1: the log ends at 1")],
+    [(5, " at entry 1: it is not the entry checkpointed"), (1, " at entry 1: it is not the entry")],
 )
 def test_a_log_emptied_and_restarted_is_found(run, client, keys, registry, again, at):
-    """Emptied and the head reset; the service then appends validly signed entries again."""
+    """Emptied and the head reset; the service then appends validly signed entries again. The
+    service's first checkpoint names its first committed entry, so the new entry 1 betrays it."""
     checks(client, keys, 3)
     run("audit", "checkpoint")
     rewrite(registry, [], (0, GENESIS))
@@ -186,12 +187,12 @@ def test_checkpoints_come_every_n_entries_not_with_every_request(
 ):
     path = tmp_path / "audit" / "checkpoints.jsonl"
     checks(client, keys, 30)
-    assert [json.loads(line)["seq"] for line in path.read_text().splitlines()] == [0]
+    assert [json.loads(line)["seq"] for line in path.read_text().splitlines()] == [1]
 
     monkeypatch.setattr(audit, "CHECKPOINT_EVERY_ENTRIES", 10)
     checks(client, keys, 25)
     seqs = [json.loads(line)["seq"] for line in path.read_text().splitlines()]
-    assert seqs == [0, 30, 40, 50]  # the newest committed entry when 10 more were appended
+    assert seqs == [1, 31, 41, 51]  # the entry committed when 10 more were appended
 
 
 def test_a_long_transaction_checkpoints_only_what_is_committed(registry, tmp_path, monkeypatch):

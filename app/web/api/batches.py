@@ -74,9 +74,8 @@ class BatchStatusSchema(Schema):
 
 
 def inquiries_sent() -> int:
-    """How many inquiries the request's body holds. Read before validation, by the limiter, which
-    takes any exception for its storage failing: a body too large or too deep counts one, and the
-    view refuses it."""
+    """How many inquiries the request's body holds. Read before validation, by the limiter, so it
+    must not fail: a body too large or too deep counts one, and the view refuses it."""
     try:
         body = request.get_json(silent=True)
     except (HTTPException, RecursionError):
