@@ -10,6 +10,7 @@ alone in memory."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from app.service.jobs import redis_connection
 
+log = logging.getLogger(__name__)
 View = Callable[..., Any]
 REDIS_RETRY_AFTER = 5.0  # seconds of counting in memory after Redis failed to answer
 
@@ -113,7 +115,8 @@ class RequestLimits:
         if self._script is not None and time.monotonic() >= self._redis_down_until:
             try:
                 return self._count_in_redis(counted)
-            except RedisError:
+            except RedisError as error:
+                log.warning("rate limits counted in memory for a while: Redis: %s", error)
                 self._redis_down_until = time.monotonic() + REDIS_RETRY_AFTER
         return self._count_in_memory(counted)
 
