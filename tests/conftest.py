@@ -41,6 +41,21 @@ def scratch_postgres(prefix: str) -> Iterator[str]:
         admin.close()
 
 
+EACH_DATABASE = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""The parameters of a fixture run on each database the product supports."""
+
+
+@contextmanager
+def on_database(kind: str, environment: dict, prefix: str) -> Iterator[dict]:
+    """``environment`` as it is (SQLite) for ``kind`` "sqlite", else on a PostgreSQL schema of its
+    own named after ``prefix``, dropped afterwards."""
+    if kind == "sqlite":
+        yield environment
+    else:
+        with scratch_postgres(prefix) as url:
+            yield {**environment, "DATABASE_URL": url}
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """A PostgreSQL schema for the whole session (each test clears what it wrote)."""
@@ -67,7 +82,7 @@ def pg_registry(postgres_url):
     registry.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=EACH_DATABASE)
 def registry(request):
     """A fresh, empty registry on each database the product supports."""
     name = "sqlite_registry" if request.param == "sqlite" else "pg_registry"

@@ -31,18 +31,10 @@ from payer_registry.db import Registry
 from payer_registry.records import PERSON_RECORD
 from payer_registry.seeding import seed_population
 from payer_registry.writer import upsert_record
-from tests.api.conftest import SAMPLE_NUMBER, bearer, present_card
+from tests.api.conftest import CLINIC, SAMPLE_CHECK, SAMPLE_NUMBER, bearer, present_card
 from tests.conftest import POSTGRES_URL, scratch_postgres
 from tests.registry.conftest import BASE_RECORD
 
-CLINIC = "1311234567"
-SAMPLE_CHECK = {
-    "insurer_number": "06139992",
-    "symbol": "12-34",
-    "number": "5678",
-    "branch": "01",
-    "birth_date": "1980-05-01",
-}
 COUNTS = ("persons", "visits", "consents", "audit_entries")
 
 

@@ -49,6 +49,7 @@ from sqlalchemy import (
     update,
 )
 
+from app.service.accounts import operator_name
 from app.service.models import AuditEntry, AuditHead
 from app.settings import AUDIT_KEY_BYTES, Settings, SettingsError, load_settings
 from card_reader.verify import ResultCode
@@ -492,6 +493,26 @@ def append(
     its sequence number. For use cases that write more than the entry: it commits with them."""
     fields = (institution_code, staff_id, person_id, category, visit_id, consent_id)
     return append_all(conn, [Entry(actor, action, outcome, *fields)])[-1]
+
+
+def append_by_operator(
+    conn: Connection,
+    action: Action,
+    outcome: AnyOutcome,
+    person_id: int | None = None,
+    category: str | None = None,
+) -> int:
+    """Append an entry for a command the operator runs on this machine, naming them by their login
+    name."""
+    return append(
+        conn,
+        actor=Actor.OPERATOR,
+        action=action,
+        outcome=outcome,
+        staff_id=operator_name(),
+        person_id=person_id,
+        category=category,
+    )
 
 
 def append_all(conn: Connection, entries: Sequence[Entry]) -> range:

@@ -13,8 +13,7 @@ from cryptography import x509
 from sqlalchemy import Connection
 
 from app.service import audit
-from app.service.accounts import operator_name
-from app.service.audit import Action, Actor, Outcome
+from app.service.audit import Action, Outcome
 from card_reader.authority import CURRENT_GENERATION, Authority
 from card_reader.card_file import CardState, save_card
 from card_reader.issuance import auth_certificate, issue_card, renew_card, revoke_card
@@ -93,13 +92,8 @@ def revoke_linked_card(conn: Connection, authority: Authority, state: CardState)
 
 def _audit_link(conn: Connection, outcome: Outcome, holder: PersonRow | None) -> None:
     """A card's link made, moved to a renewed card or ended, by the operator running the command."""
-    audit.append(
-        conn,
-        actor=Actor.OPERATOR,
-        action=Action.CARD_LINK,
-        outcome=outcome,
-        staff_id=operator_name(),
-        person_id=holder.id if holder else None,
+    audit.append_by_operator(
+        conn, Action.CARD_LINK, outcome, person_id=holder.id if holder else None
     )
 
 

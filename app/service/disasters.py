@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, or_, select
 
 from app.service import audit, consent
-from app.service.accounts import operator_name
 from app.service.audit import Action, Actor, Outcome, audit_log
 from app.service.context import ServiceContext
 from app.service.errors import ServiceError, field_error
@@ -108,13 +107,8 @@ def period_category(disaster_id: int) -> str:
 
 def _audit_period(conn: Connection, disaster_id: int, outcome: Outcome) -> None:
     """A period declared or ended, by the operator running the command."""
-    audit.append(
-        conn,
-        actor=Actor.OPERATOR,
-        action=Action.DISASTER_PERIOD,
-        outcome=outcome,
-        staff_id=operator_name(),
-        category=period_category(disaster_id),
+    audit.append_by_operator(
+        conn, Action.DISASTER_PERIOD, outcome, category=period_category(disaster_id)
     )
 
 

@@ -20,7 +20,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select
 
 from app.service import audit, consent
 from app.service.audit import Action, Actor, Outcome
@@ -260,28 +260,21 @@ def _courses(conn: Connection, person_id: int, planned: Sequence[PlannedDrug]) -
     ]
 
 
+_ALIKE = ("drug_code", "drug_name", "ingredient", "days", "usage")
+"""The fields of ``Course`` named alike in the medication records and the prescriptions."""
+
+
 def _dispensed(
     conn: Connection, person_id: int, classes: set[str], earliest: dt.date, latest: dt.date
 ) -> Iterable[Course]:
     m = medications.c
-    stmt = select(medications).where(
-        m.person_id == person_id,
-        func.substr(m.drug_code, 1, SAME_CLASS).in_(classes),
-        m.dispensed_on.between(earliest, latest),
-    )
-    for row in conn.execute(stmt):
-        yield Course(
-            "dispensed",
-            row.drug_code,
-            row.drug_name,
-            row.ingredient,
-            row.prescriber_code,
-            row.prescriber_name,
-            row.dispensed_on,
-            last_day(row.dispensed_on, row.days),
-            row.days,
-            row.usage,
-        )
+    stmt = select(
+        *(m[name] for name in _ALIKE),
+        m.prescriber_code.label("institution_code"),
+        m.prescriber_name.label("institution_name"),
+        m.dispensed_on.label("start_on"),
+    ).where(m.person_id == person_id, m.dispensed_on.between(earliest, latest))
+    return _of_classes(conn, "dispensed", stmt, classes)
 
 
 def _prescribed(
@@ -289,27 +282,26 @@ def _prescribed(
 ) -> Iterable[Course]:
     p = prescriptions.c
     stmt = (
-        select(prescriptions, institutions.c.name.label("institution_name"))
+        select(
+            *(p[name] for name in _ALIKE),
+            p.institution_code,
+            institutions.c.name.label("institution_name"),
+            p.issued_on.label("start_on"),
+        )
         .join(institutions, institutions.c.code == p.institution_code)
-        .where(
-            p.person_id == person_id,
-            func.substr(p.drug_code, 1, SAME_CLASS).in_(classes),
-            p.issued_on.between(earliest, latest),
-        )
+        .where(p.person_id == person_id, p.issued_on.between(earliest, latest))
     )
-    for row in conn.execute(stmt):
-        yield Course(
-            "prescribed",
-            row.drug_code,
-            row.drug_name,
-            row.ingredient,
-            row.institution_code,
-            row.institution_name,
-            row.issued_on,
-            last_day(row.issued_on, row.days),
-            row.days,
-            row.usage,
-        )
+    return _of_classes(conn, "prescribed", stmt, classes)
+
+
+def _of_classes(
+    conn: Connection, source: str, stmt: Select[Any], classes: set[str]
+) -> Iterable[Course]:
+    """The courses ``stmt`` finds of the therapeutic ``classes``; it selects the fields of
+    ``Course`` but the source and the last day."""
+    drug_code = stmt.selected_columns.drug_code
+    for row in conn.execute(stmt.where(func.substr(drug_code, 1, SAME_CLASS).in_(classes))):
+        yield Course(source=source, last_day=last_day(row.start_on, row.days), **row._mapping)
 
 
 def _result(drug: PlannedDrug, courses: Iterable[Course]) -> DrugResult:

@@ -362,17 +362,22 @@ class PrescriptionRequestSchema(StrictSchema):
     staff_id = fields.String(load_default=None, validate=validate.Length(max=40))
 
 
-class PrescriptionSchema(Schema):
+class _DrugFields(Schema):
+    """A drug as the bundled list and a prescription name it."""
+
+    drug_code = fields.String()
+    drug_name = fields.String()
+    ingredient = fields.String()
+    unit = fields.String()
+    usage = fields.String()
+
+
+class PrescriptionSchema(_DrugFields):
     id = fields.String()
     visit_id = fields.String()
     institution_code = fields.String()
     staff_id = fields.String(allow_none=True)
-    drug_code = fields.String()
-    drug_name = fields.String()
-    ingredient = fields.String()
     quantity = fields.Float()
-    unit = fields.String()
-    usage = fields.String()
     days = fields.Integer()
     issued_on = fields.Date()
     recorded_at = fields.AwareDateTime()
@@ -462,13 +467,8 @@ class PrescriptionCheckResultSchema(Schema):
     results = fields.List(fields.Nested(DrugResultSchema))
 
 
-class DrugSchema(Schema):
-    drug_code = fields.String()
-    drug_name = fields.String()
-    ingredient = fields.String()
-    unit = fields.String()
+class DrugSchema(_DrugFields):
     daily_quantity = fields.Float()
-    usage = fields.String()
     chronic = fields.Boolean()
 
 

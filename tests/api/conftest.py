@@ -6,10 +6,12 @@ import uuid
 import pytest
 import redis
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from app import create_app
 from app.cli import main
 from app.service.accounts import add_institution, add_payer
+from app.service.audit import audit_log, verify_chain
 from app.settings import load_settings
 from card_reader.authority import Authority
 from card_reader.issuance import auth_certificate, issue_card
@@ -20,13 +22,22 @@ from card_reader.virtual_card import VirtualCard
 from payer_registry.card_links import link_card
 from payer_registry.records import PERSON_RECORD
 from payer_registry.writer import upsert_record
-from tests.conftest import require_service
+from tests.conftest import EACH_DATABASE, on_database, require_service
 from tests.registry.conftest import BASE_RECORD
 
 SAMPLE_NUMBER = "06139992:12-34:5678:01"
 TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CLINIC = "1311234567"
 PHARMACY = "1341234567"
+OTHER_CLINIC = "1319900011"
+SAMPLE_CHECK = {
+    "insurer_number": "06139992",
+    "symbol": "12-34",
+    "number": "5678",
+    "branch": "01",
+    "birth_date": "1980-05-01",
+}
+"""A check by the numbers of the sample person's insurance card."""
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +49,18 @@ def jpki_dir(tmp_path_factory):
 @pytest.fixture
 def environment(tmp_path, jpki_dir):
     return {"ELIGSIM_VAR_DIR": str(tmp_path), "ELIGSIM_JPKI_DIR": str(jpki_dir)}
+
+
+def environment_on_each_database(prefix: str):
+    """An ``environment`` fixture for a test module: the service's settings on each database it
+    supports (PostgreSQL on a schema named after ``prefix``)."""
+
+    @pytest.fixture(params=EACH_DATABASE)
+    def environment(request, environment):
+        with on_database(request.param, environment, prefix) as settings:
+            yield settings
+
+    return environment
 
 
 @pytest.fixture
@@ -75,8 +98,23 @@ def person(registry):
         return upsert_record(conn, PERSON_RECORD.load(BASE_RECORD))
 
 
+@pytest.fixture
+def other_clinic(registry):
+    """The key of a second clinic."""
+    with registry.begin() as conn:
+        return add_institution(conn, OTHER_CLINIC, "日比谷クリニック")
+
+
 def bearer(key: str) -> dict:
     return {"Authorization": f"Bearer {key}"}
+
+
+def audit_rows(registry, *columns: str) -> list[tuple]:
+    """The audit log's ``columns`` of every entry, oldest first, once its chain verifies."""
+    with registry.connect() as conn:
+        assert verify_chain(conn).intact
+        selected = select(*(audit_log.c[name] for name in columns)).order_by(audit_log.c.seq)
+        return [tuple(row) for row in conn.execute(selected)]
 
 
 @pytest.fixture
@@ -115,6 +153,11 @@ def present_card(client, key: str, card: VirtualCard, consents: dict | None = No
         json=body,
         headers=bearer(key),
     )
+
+
+def visit_of(client, key: str, card: VirtualCard, **consents) -> str:
+    """The id of the visit a whole PIN-mode verification with ``consents`` opens."""
+    return present_card(client, key, card, consents).get_json()["visit_id"]
 
 
 @pytest.fixture

@@ -19,33 +19,17 @@ from app.service.accounts import add_institution
 from app.service.audit import CONTENT, GENESIS, audit_head, audit_log
 from app.settings import load_settings
 from payer_registry.db import Registry
-from tests.api.conftest import CLINIC, bearer
-from tests.conftest import scratch_postgres
+from tests.api.conftest import CLINIC, SAMPLE_CHECK, bearer, environment_on_each_database
 from tests.registry.test_schema import _move
 
-CHECK = {
-    "insurer_number": "06139992",
-    "symbol": "12-34",
-    "number": "5678",
-    "birth_date": "1980-05-01",
-}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def environment(request, environment):
-    """The service's settings, on each database it supports."""
-    if request.param == "sqlite":
-        yield environment
-    else:
-        with scratch_postgres("eligsim_audit") as url:
-            yield {**environment, "DATABASE_URL": url}
+environment = environment_on_each_database("eligsim_audit")
 
 
 def checks(client, keys, count):
     """``count`` checks by number (each one entry); ``keys``: the fixture's, or one clinic key."""
     key = keys["clinic"] if isinstance(keys, dict) else keys
     for _ in range(count):
-        response = client.post("/api/v1/eligibility-checks", json=CHECK, headers=bearer(key))
+        response = client.post("/api/v1/eligibility-checks", json=SAMPLE_CHECK, headers=bearer(key))
         assert response.status_code == 200
 
 

@@ -1,29 +1,15 @@
 """Every read of personal data and every refusal is audited: portal sign-ins and views, a look at a
 visit, challenges that are unknown or used, consents the reader does not offer."""
 
-from sqlalchemy import select
-
-from app.service.audit import audit_log, verify_chain
-from tests.api.conftest import CLINIC, PHARMACY, bearer, card_answer, present_card
+from tests.api.conftest import CLINIC, PHARMACY, audit_rows, bearer, card_answer, present_card
 from tests.api.test_card_visits import with_unknown_signature_algorithm
 from tests.api.test_portal import portal_token
 
 
 def audited(registry):
     """Every entry as (actor, action, outcome, institution, person, category), oldest first."""
-    with registry.connect() as conn:
-        assert verify_chain(conn).intact
-        rows = conn.execute(
-            select(
-                audit_log.c.actor,
-                audit_log.c.action,
-                audit_log.c.outcome,
-                audit_log.c.institution_code,
-                audit_log.c.person_id,
-                audit_log.c.category,
-            ).order_by(audit_log.c.seq)
-        )
-        return [tuple(row) for row in rows]
+    columns = ("actor", "action", "outcome", "institution_code", "person_id", "category")
+    return audit_rows(registry, *columns)
 
 
 def test_portal_sign_ins_and_their_refusals_are_audited(client, card, person, registry):
@@ -69,11 +55,12 @@ def test_a_look_at_a_visit_is_audited_and_shown_to_the_patient(
         ("institution", "visit_view", "shown", CLINIC, person, None),
         ("institution", "visit_view", "NOT_FOUND", PHARMACY, None, None),
     ]
-    with registry.connect() as conn:
-        named = conn.execute(
-            select(audit_log.c.visit_id).where(audit_log.c.action == "visit_view")
-        ).scalars()
-        assert list(named) == [visit_id, visit_id]
+    named = [
+        visit
+        for action, visit in audit_rows(registry, "action", "visit_id")
+        if action == "visit_view"
+    ]
+    assert named == [visit_id, visit_id]
     token = portal_token(client, card)
     log = client.get("/api/v1/portal/me/access-log", headers=bearer(token)).get_json()["entries"]
     assert (log[0]["institution_code"], log[0]["action"]) == (CLINIC, "visit_view")

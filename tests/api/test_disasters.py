@@ -8,17 +8,15 @@ import copy
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
 
 from app import create_app
 from app.service import disasters
 from app.service.accounts import add_institution, operator_name
-from app.service.audit import audit_log, verify_chain
 from app.settings import SettingsError, load_settings
 from payer_registry.eligibility import JAPAN, today_in_japan
 from payer_registry.records import PERSON_RECORD
 from payer_registry.writer import upsert_record
-from tests.api.conftest import CLINIC, PHARMACY, bearer, present_card
+from tests.api.conftest import CLINIC, PHARMACY, audit_rows, bearer, present_card
 from tests.api.test_portal import portal_token
 from tests.conftest import scratch_postgres
 from tests.registry.conftest import BASE_RECORD
@@ -274,19 +272,8 @@ def test_every_disaster_search_and_look_is_audited_as_such(client, keys, person,
     found(client, keys["clinic"], birth_date="1990-01-01")
     add_namesakes(registry, 3)
     search(client, keys["clinic"])
-    with registry.connect() as conn:
-        assert verify_chain(conn).intact
-        rows = conn.execute(
-            select(
-                audit_log.c.action,
-                audit_log.c.institution_code,
-                audit_log.c.staff_id,
-                audit_log.c.person_id,
-                audit_log.c.category,
-                audit_log.c.outcome,
-            ).order_by(audit_log.c.seq)
-        )
-        entries = [tuple(row) for row in rows]
+    columns = ("action", "institution_code", "staff_id", "person_id", "category", "outcome")
+    entries = audit_rows(registry, *columns)
     assert entries == [
         ("disaster_search", CLINIC, None, None, None, "DISASTER_ACCESS_FORBIDDEN"),
         ("disaster_period", None, operator_name(), None, f"disaster:{disaster_id}", "declared"),

@@ -5,17 +5,10 @@ import pytest
 from app.service.audit import verify_chain
 from payer_registry.records import PERSON_RECORD
 from payer_registry.writer import upsert_record
-from tests.api.conftest import bearer
+from tests.api.conftest import SAMPLE_CHECK, bearer
 from tests.registry.conftest import DETAILED_RECORD
 
-CHECK = {
-    "insurer_number": "06139992",
-    "symbol": "12-34",
-    "number": "5678",
-    "branch": "01",
-    "birth_date": "1980-05-01",
-    "confirmation_date": "2024-09-01",
-}
+CHECK = {**SAMPLE_CHECK, "confirmation_date": "2024-09-01"}
 
 
 def post_check(client, key, **changes):

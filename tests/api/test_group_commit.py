@@ -12,31 +12,14 @@ from sqlalchemy.exc import OperationalError
 
 from app.service import audit
 from app.service.audit import audit_log, verify_chain
-from tests.api.conftest import bearer
-from tests.conftest import scratch_postgres
+from tests.api.conftest import SAMPLE_CHECK, bearer, environment_on_each_database
 
-CHECK = {
-    "insurer_number": "06139992",
-    "symbol": "12-34",
-    "number": "5678",
-    "branch": "01",
-    "birth_date": "1980-05-01",
-}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def environment(request, environment):
-    """The service's settings, on each database it supports."""
-    if request.param == "sqlite":
-        yield environment
-    else:
-        with scratch_postgres("eligsim_group") as url:
-            yield {**environment, "DATABASE_URL": url}
+environment = environment_on_each_database("eligsim_group")
 
 
 def check(client, key, request_id=None):
     headers = bearer(key) | ({"X-Request-Id": request_id} if request_id else {})
-    return client.post("/api/v1/eligibility-checks", json=CHECK, headers=headers)
+    return client.post("/api/v1/eligibility-checks", json=SAMPLE_CHECK, headers=headers)
 
 
 def entries(registry):
@@ -132,7 +115,9 @@ def test_a_malformed_request_id_is_replaced(client, keys, person, sent):
 
 
 def test_errors_carry_a_request_id_too(client):
-    refused = client.post("/api/v1/eligibility-checks", json=CHECK, headers={"X-Request-Id": "r-1"})
+    refused = client.post(
+        "/api/v1/eligibility-checks", json=SAMPLE_CHECK, headers={"X-Request-Id": "r-1"}
+    )
     assert (refused.status_code, refused.headers["X-Request-Id"]) == (401, "r-1")
 
 

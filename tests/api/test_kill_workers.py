@@ -21,25 +21,18 @@ from app.settings import load_settings
 from payer_registry.db import Registry
 from payer_registry.records import PERSON_RECORD
 from payer_registry.writer import upsert_record
-from tests.api.conftest import CLINIC, bearer
+from tests.api.conftest import CLINIC, SAMPLE_CHECK, bearer
 from tests.api.workers import descendants
-from tests.conftest import scratch_postgres
+from tests.conftest import EACH_DATABASE, on_database
 from tests.live_server import eligsim_server, free_port
 from tests.registry.conftest import BASE_RECORD
 
 ELIGSIM = str(Path(sys.executable).with_name("eligsim"))
-CHECK = {
-    "insurer_number": "06139992",
-    "symbol": "12-34",
-    "number": "5678",
-    "branch": "01",
-    "birth_date": "1980-05-01",
-}
 CLIENTS = 8
 LOAD_SECONDS = 1.5  # before each kill, and after the last
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=EACH_DATABASE)
 def served_env(request, tmp_path, jpki_dir):
     """Settings of a service with one institution and the sample person, migrated beforehand."""
     env = {
@@ -50,11 +43,8 @@ def served_env(request, tmp_path, jpki_dir):
         "ELIGSIM_INQUIRY_RATE_LIMIT": "1000000 per minute",
     }
     env.pop("REDIS_URL", None)
-    if request.param == "sqlite":
-        yield env
-    else:
-        with scratch_postgres("eligsim_kill") as url:
-            yield {**env, "DATABASE_URL": url}
+    with on_database(request.param, env, "eligsim_kill") as settings:
+        yield settings
 
 
 def prepare(env):
@@ -83,7 +73,10 @@ class Load:
             headers = bearer(self.key) | {"X-Request-Id": request_id}
             try:
                 answer = session.post(
-                    f"{self.url}/api/v1/eligibility-checks", json=CHECK, headers=headers, timeout=20
+                    f"{self.url}/api/v1/eligibility-checks",
+                    json=SAMPLE_CHECK,
+                    headers=headers,
+                    timeout=20,
                 )
             except requests.RequestException:
                 self.answers[request_id] = None

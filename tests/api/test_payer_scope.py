@@ -10,7 +10,6 @@ from sqlalchemy import select, text
 
 from app import create_app
 from app.service.accounts import add_payer, authenticate, token_digest
-from app.service.audit import audit_log, verify_chain
 from app.service.uploads import payer_uploads, process_upload, store_upload
 from app.settings import load_settings
 from card_reader.authority import Authority
@@ -20,7 +19,7 @@ from card_reader.virtual_card import VirtualCard
 from payer_registry.db import Registry
 from payer_registry.records import PERSON_RECORD
 from payer_registry.writer import upsert_record
-from tests.api.conftest import SAMPLE_NUMBER, bearer, card_answer, present_card
+from tests.api.conftest import SAMPLE_NUMBER, audit_rows, bearer, card_answer, present_card
 from tests.conftest import scratch_postgres
 from tests.registry.conftest import BASE_RECORD, qualification
 from tests.registry.test_schema import _move
@@ -197,18 +196,7 @@ def test_a_payer_update_keeps_the_persons_card_links(client, keys, card):
 
 
 def audit_entries(registry):
-    with registry.connect() as conn:
-        rows = conn.execute(
-            select(
-                audit_log.c.actor,
-                audit_log.c.staff_id,
-                audit_log.c.person_id,
-                audit_log.c.action,
-                audit_log.c.outcome,
-            ).order_by(audit_log.c.seq)
-        ).all()
-        assert verify_chain(conn).intact
-    return [tuple(row) for row in rows]
+    return audit_rows(registry, "actor", "staff_id", "person_id", "action", "outcome")
 
 
 def test_every_payer_write_is_audited_with_the_account_and_the_person(client, keys, registry):

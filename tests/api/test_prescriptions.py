@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from app.service.accounts import add_institution
-from tests.api.conftest import bearer, present_card
+from tests.api.conftest import OTHER_CLINIC, bearer, visit_of
 from tests.api.test_consent_choice import error_of
 from tests.api.test_portal import portal_token
 
@@ -16,17 +15,6 @@ AMLODIPINE = "2171022F1016"  # the sample person's dispensed drug: 2171022F1234,
 NIFEDIPINE = "2171014G1062"  # the same class (2171), another ingredient
 METFORMIN = "3962002F2082"
 DISPENSED_ON, LAST_DAY = dt.date(2024, 5, 10), dt.date(2024, 6, 6)
-OTHER_CLINIC = "1319900011"
-
-
-@pytest.fixture
-def other_clinic(registry):
-    with registry.begin() as conn:
-        return add_institution(conn, OTHER_CLINIC, "日比谷クリニック")
-
-
-def visit_of(client, key, card, **consents) -> str:
-    return present_card(client, key, card, consents).get_json()["visit_id"]
 
 
 def check(client, key, visit_id, *drugs, **extra):

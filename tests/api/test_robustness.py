@@ -12,7 +12,7 @@ from app import create_app
 from app.cli import main
 from app.service.accounts import add_institution
 from app.settings import load_settings
-from tests.api.conftest import CLINIC, bearer, card_answer, present_card
+from tests.api.conftest import CLINIC, SAMPLE_CHECK, bearer, card_answer, present_card
 from tests.api.test_demo import ELIGSIM
 from tests.api.test_demo import environment as service_environment
 from tests.conftest import scratch_postgres
@@ -20,13 +20,6 @@ from tests.live_server import eligsim_serve, free_port
 from tests.registry.conftest import BASE_RECORD
 
 CHECK = "/api/v1/eligibility-checks"
-SAMPLE_CHECK = {
-    "insurer_number": "06139992",
-    "symbol": "12-34",
-    "number": "5678",
-    "branch": "01",
-    "birth_date": "1980-05-01",
-}
 
 
 def refused(response, status: int, code: str) -> dict:

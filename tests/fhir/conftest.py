@@ -15,6 +15,7 @@ from tests.api.conftest import (  # noqa: F401 (fixtures, found by name)
     environment,
     jpki_dir,
     keys,
+    other_clinic,
     registry,
 )
 from tests.registry.conftest import BASE_RECORD

@@ -2,25 +2,12 @@
 institutions' are medication information, listed only under a live medication consent here (the
 search still answers, saying in an outcome entry what it left out); each look is audited."""
 
-import pytest
-
 from app.fhir import resources as jp
-from app.service.accounts import add_institution
-from tests.api.conftest import CLINIC, bearer, present_card
+from tests.api.conftest import CLINIC, OTHER_CLINIC, bearer, visit_of
 from tests.api.test_portal import portal_token
-from tests.api.test_prescriptions import OTHER_CLINIC, prescription
+from tests.api.test_prescriptions import prescription
 from tests.fhir.conftest import valid_r4
 from tests.fhir.test_refusals import refusal
-
-
-@pytest.fixture
-def other_clinic(registry):
-    with registry.begin() as conn:
-        return add_institution(conn, OTHER_CLINIC, "日比谷クリニック")
-
-
-def visit_of(client, key, card, **consents) -> str:
-    return present_card(client, key, card, consents).get_json()["visit_id"]
 
 
 def prescribe(client, key, visit_id, **changes) -> dict:
