@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -84,7 +85,7 @@ class CardSession(Base):
     purpose: Mapped[str] = mapped_column(String(10))
     challenge: Mapped[bytes] = mapped_column(LargeBinary(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -104,6 +105,16 @@ class Consent(Base):
     """A patient's consent for one category at one institution, from one verification."""
 
     __tablename__ = "consents"
+    # a verification ends the person's live consents it declines without reading their others
+    __table_args__ = (
+        Index(
+            "ix_consents_person_choice",
+            "person_id",
+            "institution_code",
+            "category",
+            "available_until",
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
@@ -152,7 +163,7 @@ class PortalSession(Base):
     __tablename__ = "portal_sessions"
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Batch(Base):

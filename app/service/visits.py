@@ -117,17 +117,25 @@ def _audit_visit(
     grant: consent.Grant,
     declined: tuple[str, ...],
 ) -> None:
+    """The verification and every choice, appended together (one head update, one insert)."""
     common: dict[str, Any] = {
-        "actor": Actor.INSTITUTION,
         "institution_code": visit.institution_code,
         "staff_id": visit.staff_id,
         "person_id": visit.person_id,
         "visit_id": visit.id,
     }
-    audit.append(conn, action=Action.CARD_VERIFICATION, outcome=validity, **common)
     choices = [(c, Outcome.GIVEN) for c in grant.categories]
-    for category, outcome in choices + [(c, Outcome.DECLINED) for c in declined]:
-        audit.append(conn, action=Action.CONSENT, outcome=outcome, category=category, **common)
+    choices += [(c, Outcome.DECLINED) for c in declined]
+    audit.append_all(
+        conn,
+        [
+            audit.Entry(Actor.INSTITUTION, Action.CARD_VERIFICATION, validity, **common),
+            *(
+                audit.Entry(Actor.INSTITUTION, Action.CONSENT, outcome, category=category, **common)
+                for category, outcome in choices
+            ),
+        ],
+    )
 
 
 def own_visit(ctx: ServiceContext, visit_id: str, institution_code: str) -> VisitRow:
