@@ -33,7 +33,7 @@ from app.service import consent, portal
 from app.service.checks import NumbersCheck, check_numbers
 from app.service.consent import Grant
 from app.service.errors import ServiceError
-from app.service.prescriptions import check_prescriptions, drug_list
+from app.service.prescriptions import check_prescriptions, drug_list, record_prescription
 from app.service.visits import issue_challenge, open_card_visit
 from app.web.errors import ApiError
 from app.web.extensions import service
@@ -46,11 +46,14 @@ from app.web.schemas import (
     PortalTokenSchema,
     PrescriptionCheckRequestSchema,
     PrescriptionCheckResultSchema,
+    PrescriptionRequestSchema,
+    PrescriptionSchema,
     StrictBoolean,
     StrictSchema,
     VisitOpenedSchema,
     no_consents,
     planned_drugs,
+    prescribed_drug,
 )
 from payer_registry.limits import BRACKETS, bracket, monthly_limit
 
@@ -374,6 +377,17 @@ def check_planned_drugs(body: dict[str, Any]) -> dict[str, Any]:
     """The duplicate-medication check for a visit of the station's institution."""
     drugs = planned_drugs(body)
     return check_prescriptions(service(), _code(), body["visit_id"], drugs, body["staff_id"])
+
+
+@blueprint.route("/prescriptions", methods=["POST"])
+@operation(blueprint, "station_record_prescription")
+@blueprint.doc(**POST_DOC)
+@blueprint.arguments(PrescriptionRequestSchema)
+@blueprint.response(201, PrescriptionSchema)
+def record_planned_drug(body: dict[str, Any]) -> dict[str, Any]:
+    """Record a drug the station's institution prescribes for one of its visits (処方): every
+    institution's duplicate check sees it at once."""
+    return record_prescription(service(), _code(), body["visit_id"], prescribed_drug(body))
 
 
 @blueprint.route("/portal-sessions", methods=["POST"])

@@ -362,6 +362,11 @@ class PrescriptionRequestSchema(StrictSchema):
     staff_id = fields.String(load_default=None, validate=validate.Length(max=40))
 
 
+def prescribed_drug(body: dict[str, Any]) -> dict[str, Any]:
+    """The drug of a loaded ``PrescriptionRequestSchema``: everything but the visit."""
+    return {key: value for key, value in body.items() if key != "visit_id"}
+
+
 class _DrugFields(Schema):
     """A drug as the bundled list and a prescription name it."""
 

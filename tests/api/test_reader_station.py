@@ -157,6 +157,22 @@ def test_another_institutions_visit_is_not_the_stations(client, station, card, k
     assert (shown.status_code, error_of(shown)["code"]) == (404, "NOT_FOUND")
 
 
+def test_the_station_records_a_prescription_only_for_its_own_visits_and_with_the_token(
+    client, station, card_path, card, keys
+):
+    from tests.api.conftest import present_card
+    from tests.api.test_prescriptions import prescription
+
+    ours = visit(client, pin="1234").get_json()["visit_id"]
+    recorded = post(client, "/prescriptions", prescription(ours))
+    assert (recorded.status_code, recorded.get_json()["institution_code"]) == (201, CLINIC)
+    tokenless = client.post(f"{STATION}/prescriptions", json=prescription(ours))
+    assert (tokenless.status_code, error_of(tokenless)["code"]) == (403, "STATION_TOKEN_INVALID")
+    theirs = present_card(client, keys["pharmacy"], card, {"medication": True}).get_json()
+    refused = post(client, "/prescriptions", prescription(theirs["visit_id"]))
+    assert (refused.status_code, error_of(refused)["code"]) == (404, "NOT_FOUND")
+
+
 def test_the_patient_opens_the_portal_with_their_card(client, card_path):
     opened = post(client, "/portal-sessions", {"reader": "scenario:valid", "pin": "1234"})
     assert opened.status_code == 201

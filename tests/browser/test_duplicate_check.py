@@ -71,3 +71,22 @@ def test_the_patient_page_lists_the_checks_made_on_them(page):
         "ランソプラゾールOD錠15mg「トーワ」（重複あり）"
     )
     expect(page.locator("#access-log")).to_contain_text("重複投薬等チェック")
+
+
+def test_a_recorded_prescription_is_a_duplicate_of_the_same_drug_at_once(page):
+    """The prescription stays in the session's registry: a drug of a class no other test plans."""
+    visit(page, "scenario:duplicate-two-clinics")
+    plan(page, "ランソ", "ランソプラゾールOD錠15mg「トーワ」（ランソプラゾール）")
+    run_check(page)
+    expect(page.locator(".dup-result .badge")).to_have_text("重複なし")
+    page.get_by_role("button", name="この内容で処方を記録").click()
+    expect(page.locator("#prescriptions-recorded")).to_contain_text("1件の処方を記録しました")
+    expect(page.locator("#duplicate-answer")).to_have_count(0)
+    run_check(page)
+    answer = page.locator(".dup-result")
+    expect(answer.locator(".badge")).to_have_text("重複あり")
+    recorded = answer.locator("tbody tr")
+    expect(recorded).to_have_count(1)
+    expect(recorded).to_contain_text("処方（登録済み）")
+    expect(recorded).to_contain_text("ランソプラゾールOD錠15mg「トーワ」")
+    expect(recorded).to_contain_text(page.locator("#who").inner_text().split("（")[0])

@@ -17,6 +17,7 @@ from app.web.schemas import (
     PrescriptionRequestSchema,
     PrescriptionSchema,
     planned_drugs,
+    prescribed_drug,
 )
 
 blueprint = Blueprint(
@@ -37,7 +38,7 @@ def record(body: dict[str, Any]) -> dict[str, Any]:
 
     Like an electronic prescription, every institution's duplicate check sees it at once (the
     registry's medication records, from claims, arrive about 45 days late)."""
-    drug = {key: value for key, value in body.items() if key != "visit_id"}
+    drug = prescribed_drug(body)
     return record_prescription(service(), institution_code(), body["visit_id"], drug)
 
 

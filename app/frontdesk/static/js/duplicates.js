@@ -74,6 +74,7 @@ function plannedTable(check, rerender) {
   const edit = (item, name) => (event) => {
     item[name] = name === "days" ? Number(event.target.value) : event.target.value;
     check.answer = null;
+    rerender(); // the old answer and its record button go: only checked drugs are recorded
   };
   return table(
     [t("col.drug"), t("dup.start_on"), t("col.days"), ""],
@@ -161,17 +162,57 @@ async function runCheck(visit, check, button, rerender) {
   const drugs = check.planned.map((p) => ({ drug_code: p.drug.drug_code, start_on: p.start_on, days: p.days }));
   try {
     check.answer = await station("/prescription-checks", { body: { visit_id: visit.visit_id, drugs } });
-    check.error = null;
+    Object.assign(check, { error: null, recorded: 0 });
   } catch (error) {
     Object.assign(check, { answer: null, error });
   }
   rerender();
 }
 
+// Each planned drug as a prescription (処方) of the visit, issued on its first day of use.
+function prescriptionOf(visit, { drug, start_on, days }) {
+  const { drug_code, drug_name, ingredient, unit, usage, daily_quantity } = drug;
+  const fields = { drug_code, drug_name, ingredient, unit, usage, days, quantity: daily_quantity };
+  return { visit_id: visit.visit_id, ...fields, issued_on: start_on };
+}
+
+// Records the planned drugs one by one; whatever happens, the page asks for a new check before
+// recording again, and that check shows what was recorded as this clinic's prescriptions.
+async function recordPlanned(visit, check, button, rerender) {
+  button.disabled = true;
+  button.textContent = t("busy");
+  Object.assign(check, { recorded: 0, error: null });
+  try {
+    for (const item of check.planned) {
+      await station("/prescriptions", { body: prescriptionOf(visit, item) });
+      check.recorded += 1;
+    }
+  } catch (error) {
+    check.error = error;
+  }
+  check.answer = null;
+  rerender();
+}
+
+function recordedView(count) {
+  return h(
+    "p",
+    { id: "prescriptions-recorded", role: "status" },
+    h("span", { class: "badge ok" }, t("dup.recorded_badge")),
+    `　${t("dup.recorded", { n: count })}`,
+  );
+}
+
+function recordButton(visit, check, rerender) {
+  const button = h("button", { type: "button", id: "record-prescriptions" }, t("dup.record"));
+  button.addEventListener("click", () => recordPlanned(visit, check, button, rerender));
+  return button;
+}
+
 // The check's card for a card visit (a check by numbers has no visit, so no check).
 export function duplicateCheck(visit, detailsCategory) {
   if (!visit.visit_id) return null;
-  const check = checks.get(visit.visit_id) ?? { planned: [], answer: null, error: null, query: "" };
+  const check = checks.get(visit.visit_id) ?? { planned: [], answer: null, error: null, query: "", recorded: 0 };
   checks.set(visit.visit_id, check);
   const card = h("section", { class: "card", id: "duplicate-check" });
   const render = () => {
@@ -186,7 +227,8 @@ export function duplicateCheck(visit, detailsCategory) {
       h("p", { class: "muted" }, t("dup.help")),
       h("div", { class: "drug-search" }, searchBox(check, render)),
       plannedTable(check, render),
-      h("div", { class: "actions" }, button),
+      h("div", { class: "actions" }, button, check.answer ? recordButton(visit, check, render) : null),
+      check.recorded ? recordedView(check.recorded) : null,
       check.error ? refusalBox(check.error) : null,
       check.answer ? answerView(check.answer, detailsCategory) : null,
     ];

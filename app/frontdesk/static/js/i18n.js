@@ -168,6 +168,12 @@ const LABELS = {
   "dup.start_on": ["服用開始日", "First day"],
   "dup.remove": ["削除", "Remove"],
   "dup.run": ["重複をチェック", "Check for duplicates"],
+  "dup.record": ["この内容で処方を記録", "Record these prescriptions"],
+  "dup.recorded_badge": ["記録済み", "Recorded"],
+  "dup.recorded": [
+    "{n}件の処方を記録しました。どの医療機関の重複チェックにもすぐに表示されます。",
+    "Prescriptions recorded: {n}. Every institution's duplicate check sees them at once.",
+  ],
   "dup.source": ["情報源", "Source"],
   "dup.source_dispensed": ["調剤（レセプト）", "Dispensed (claims)"],
   "dup.source_prescribed": ["処方（登録済み）", "Prescribed (recorded)"],
