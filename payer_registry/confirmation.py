@@ -29,6 +29,7 @@ from payer_registry.eligibility import (
 from payer_registry.identifiers import InsuredNumber
 from payer_registry.limits import BRACKETS, CERTIFICATE_CLASSIFICATIONS
 from payer_registry.models import RECORD_SECTIONS
+from payer_registry.prepared import PreparedStatement
 from payer_registry.repository import (
     PersonRow,
     QualificationRow,
@@ -168,13 +169,15 @@ def _in_force(number: int, section: str) -> Select[*tuple[Any, ...]]:
 
 
 _UNION = union_all(*(_in_force(n, section) for n, section in enumerate(CERTIFICATE_SECTIONS)))
-_IN_FORCE = _UNION.order_by(_UNION.selected_columns.section, _UNION.selected_columns.id)
+_IN_FORCE = PreparedStatement(
+    _UNION.order_by(_UNION.selected_columns.section, _UNION.selected_columns.id)
+)
 
 
 def _certificates_in_force(conn: Connection, person_id: int, at: dt.date) -> dict[str, list[dict]]:
     """The person's certificates of every kind valid on ``at``, by section, in one statement."""
     found: dict[str, list[dict]] = {section: [] for section in CERTIFICATE_SECTIONS}
-    for row in conn.execute(_IN_FORCE, {"person_id": person_id, "at": at}):
+    for row in _IN_FORCE.rows(conn, {"person_id": person_id, "at": at}):
         section = CERTIFICATE_SECTIONS[row[0]]
         found[section].append({name: row[_POSITION[name]] for name in _FIELDS[section]})
     return found

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, bindparam, func, select
 
 from payer_registry.models import PERSON_TABLES, Insurer, Person, Qualification, table_of
+from payer_registry.prepared import PreparedStatement
 
 persons = table_of(Person)
 qualifications = table_of(Qualification)
@@ -65,7 +66,7 @@ _IN_RANGE = and_(
     qualifications.c.insured_number >= bindparam("low"),
     qualifications.c.insured_number < bindparam("high"),
 )
-_HOLDINGS = (
+_HOLDINGS = PreparedStatement(
     _QUALIFICATIONS.add_columns(*_PERSON_COLUMNS, _IN_RANGE.label("matched"))
     .join(persons, persons.c.id == qualifications.c.person_id)
     .where(qualifications.c.person_id.in_(select(qualifications.c.person_id).where(_IN_RANGE)))
@@ -108,7 +109,7 @@ def holdings_matching(conn: Connection, prefix: str) -> list[Holding]:
 
     The comparison is a range on the unique index, so it stays an index lookup."""
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    rows = conn.execute(_HOLDINGS, {"low": prefix, "high": upper})
+    rows = _HOLDINGS.rows(conn, {"low": prefix, "high": upper})
     return [
         Holding(
             QualificationRow(*row[:_PERSON_AT]),

@@ -24,13 +24,14 @@ import json
 import logging
 import math
 import os
+import queue
 import re
 import secrets
 import threading
 import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -57,6 +58,7 @@ from payer_registry.clock import as_utc, now_utc
 from payer_registry.db import RegistryUnavailable
 from payer_registry.eligibility import Validity
 from payer_registry.models import table_of
+from payer_registry.prepared import PreparedStatement
 
 log = logging.getLogger(__name__)
 audit_log = table_of(AuditEntry)
@@ -464,14 +466,17 @@ class Entry:
 
 
 _ENTRY_FIELDS = tuple(Entry.__dataclass_fields__)
-_BUMP_HEAD = (
+# the three statements of every append (a group's or a use case's), run on the driver's cursor
+_BUMP_HEAD = PreparedStatement(
     update(audit_head)
     .where(audit_head.c.id == 1)
     .values(seq=audit_head.c.seq + bindparam("count", type_=Integer))
     .returning(audit_head.c.seq, audit_head.c.digest)
 )
-_INSERT = audit_log.insert()
-_SET_HEAD_DIGEST = (
+_INSERT = PreparedStatement(
+    audit_log.insert().values({column.name: bindparam(column.name) for column in audit_log.c})
+)
+_SET_HEAD_DIGEST = PreparedStatement(
     update(audit_head).where(audit_head.c.id == 1).values(digest=bindparam("new_digest"))
 )
 
@@ -540,17 +545,17 @@ def _write(conn: Connection, trail: AuditTrail, entries: Sequence[Entry]) -> ran
     """Append ``entries`` in order inside ``conn``'s transaction; their sequence numbers. Bumping the
     head first takes its row's write lock (on SQLite the database's), so concurrent writers, in
     this process or another, queue instead of forking the chain."""
-    head = conn.execute(_BUMP_HEAD, {"count": len(entries)}).one()
-    numbers = range(head.seq - len(entries) + 1, head.seq + 1)
-    at, key, previous = now_utc(), trail.keys.current_id, head.digest
+    [(last, previous)] = _BUMP_HEAD.rows(conn, {"count": len(entries)})
+    numbers = range(last - len(entries) + 1, last + 1)
+    at, key = now_utc(), trail.keys.current_id
     rows = []
     for seq, entry in zip(numbers, entries, strict=True):
         row = entry.row(seq, at, key)
         row["previous_digest"], row["digest"] = previous, entry_digest(row, previous, trail.keys)
         previous = row["digest"]
         rows.append(row)
-    conn.execute(_INSERT, rows)
-    conn.execute(_SET_HEAD_DIGEST, {"new_digest": previous})
+    _INSERT.run(conn, rows)
+    _SET_HEAD_DIGEST.run(conn, {"new_digest": previous})
     return numbers
 
 
@@ -560,17 +565,19 @@ COMMIT_WAIT_SECONDS = 30.0  # a request waits at most this long for its entry, t
 
 
 class _Pending:
-    """An entry handed to the writer, and what became of it."""
+    """An entry handed to the writer, and what became of it: ``done`` is held until it settles (a
+    bare lock is the cheapest thing one thread can wait on and another release)."""
 
     __slots__ = ("done", "entry", "error", "seq")
 
     def __init__(self, entry: Entry) -> None:
-        self.entry, self.done = entry, threading.Event()
+        self.entry, self.done = entry, threading.Lock()
+        self.done.acquire()
         self.seq, self.error = 0, ""
 
     def settle(self, seq: int = 0, error: str = "") -> None:
         self.seq, self.error = seq, error
-        self.done.set()
+        self.done.release()
 
 
 class GroupCommit:
@@ -581,21 +588,20 @@ class GroupCommit:
 
     def __init__(self, trail: AuditTrail) -> None:
         self._trail = trail
-        self._wake = threading.Condition()
-        self._queue: list[_Pending] = []
+        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._writer_lock = threading.Lock()
         self._writer: threading.Thread | None = None
 
     def append(self, engine: Engine, entry: Entry) -> int:
         pending = _Pending(entry)
-        with self._wake:
-            self._queue.append(pending)
+        self._queue.put(pending)
+        with self._writer_lock:
             if self._writer is None or not self._writer.is_alive():  # none yet, idle, or forked
                 self._writer = threading.Thread(
                     target=self._run, args=(engine,), name="audit-group-commit", daemon=True
                 )
                 self._writer.start()
-            self._wake.notify()
-        if not pending.done.wait(COMMIT_WAIT_SECONDS):
+        if not pending.done.acquire(timeout=COMMIT_WAIT_SECONDS):
             raise RegistryUnavailable("the audit log did not commit the entry in time")
         if pending.error:
             raise RegistryUnavailable(f"the audit entry was not committed: {pending.error}")
@@ -607,13 +613,19 @@ class GroupCommit:
 
     def _next_batch(self) -> list[_Pending]:
         """The queued entries (the oldest ``GROUP_AT_MOST``); none when idle for long: the thread
-        then ends, holding no engine alive."""
-        with self._wake:
-            while not self._queue:
-                if not self._wake.wait(GROUP_IDLE_SECONDS) and not self._queue:
-                    self._writer = None
-                    return []
-            batch, self._queue = self._queue[:GROUP_AT_MOST], self._queue[GROUP_AT_MOST:]
+        then ends, holding no engine alive (an entry queued meanwhile starts the next one)."""
+        while True:
+            try:
+                batch = [self._queue.get(timeout=GROUP_IDLE_SECONDS)]
+                break
+            except queue.Empty:
+                with self._writer_lock:
+                    if self._queue.empty():
+                        self._writer = None
+                        return []
+        with suppress(queue.Empty):
+            while len(batch) < GROUP_AT_MOST:
+                batch.append(self._queue.get_nowait())
         return batch
 
     def _commit(self, engine: Engine, batch: list[_Pending]) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from app.service.errors import ServiceError
 from app.web.errors import ApiError
@@ -53,6 +53,11 @@ def _checked(view: View, locations: set[str]) -> View:
     return checked
 
 
+def json_body() -> Any:
+    """The request's body as the check parsed it (once), or ``{}`` for a request without one."""
+    return g.get("json_body", {})
+
+
 def _refuse_nul(values: Iterable[Any], where: str) -> None:
     """A NUL character in a path or query value: PostgreSQL refuses it in any text."""
     if any("\x00" in str(value) for value in values):
@@ -76,7 +81,7 @@ def _check_body() -> None:
     if not request.is_json:
         raise ApiError("UNSUPPORTED_MEDIA_TYPE", "send the body as application/json")
     try:
-        strict_json(body.decode("utf-8"))
+        g.json_body = strict_json(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise ApiError("BAD_REQUEST", "the body is not UTF-8", {"json": ["not UTF-8"]}) from None
     except UnreadableJson as error:

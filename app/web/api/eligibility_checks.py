@@ -9,10 +9,9 @@ from flask_smorest import Blueprint
 from app.service.checks import NumbersCheck, check_numbers
 from app.web.auth import authenticated, institution_code
 from app.web.extensions import counts_inquiries, service
-from app.web.routes import operation
+from app.web.routes import json_operation, operation
 from app.web.schemas import EligibilityCheckSchema, EligibilityResultSchema
 
-CHECK_SCHEMA = EligibilityCheckSchema()  # one instance: webargs would build one per request
 blueprint = Blueprint(
     "eligibility_checks", __name__, url_prefix="/api/v1", description="Eligibility by card numbers"
 )
@@ -22,8 +21,7 @@ blueprint = Blueprint(
 @operation(blueprint, "check_eligibility")
 @counts_inquiries(lambda: 1)
 @authenticated("institution")
-@blueprint.arguments(CHECK_SCHEMA)
-@blueprint.response(200, EligibilityResultSchema)
+@json_operation(blueprint, EligibilityCheckSchema(), EligibilityResultSchema())
 def check(body: dict[str, Any]) -> dict[str, Any]:
     """Confirm eligibility from the numbers on an insurance card.
 
