@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -59,14 +59,19 @@ def register_request_ids(app: Flask) -> None:
     app.teardown_request(_forget_request_id)
 
 
+def new_request_id() -> str:
+    """32 random hex digits (as many random bits as a UUID's, at a fraction of the cost)."""
+    return os.urandom(16).hex()
+
+
 def _take_request_id() -> None:
     sent = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = sent if REQUEST_ID_FORMAT.fullmatch(sent) else uuid.uuid4().hex
+    g.request_id = sent if REQUEST_ID_FORMAT.fullmatch(sent) else new_request_id()
     REQUEST_ID.set(g.request_id)
 
 
 def _send_request_id(response: Response) -> Response:
-    response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
+    response.headers[REQUEST_ID_HEADER] = g.get("request_id") or new_request_id()
     return response
 
 

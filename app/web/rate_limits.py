@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from flask import Flask, current_app, request
@@ -49,7 +50,8 @@ from app.service.jobs import redis_connection
 log = logging.getLogger(__name__)
 View = Callable[..., Any]
 REDIS_RETRY_AFTER = 5.0  # seconds of counting in memory after Redis failed to answer
-LEASES_PRUNED_ABOVE = 1024  # leases kept before the ended ones are dropped
+LEASES_PRUNED_ABOVE = 1024
+COUNTED_KEPT = 4096  # requests' windows kept by (endpoint, keys, costs)  # leases kept before the ended ones are dropped
 
 # KEYS: the counters a request lacks units of; ARGV: per counter its period in seconds, the units
 # lacking, the units to take if left, and the limit. Answers per counter the units granted and its
@@ -106,7 +108,7 @@ class Counted:
     cost: int
     message: str
 
-    @property
+    @cached_property
     def redis_key(self) -> str:
         """The counter's key as flask-limiter named it, so processes of either version share it."""
         return f"LIMITS:{self.item.key_for(*self.names)}"
@@ -194,6 +196,7 @@ class RequestLimits:
         self._redis = redis_connection(redis_url) if redis_url else None
         self._script = self._redis.register_script(_LEASE_SCRIPT) if self._redis else None
         self._leases = Leases()
+        self._counted_by_request: dict[tuple[Any, ...], list[Counted]] = {}
         self._memory = FixedWindowRateLimiter(MemoryStorage())
         self._redis_down_until = 0.0
 
@@ -214,14 +217,26 @@ class RequestLimits:
             raise TooManyRequests(breached.message, retry_after=max(1, seconds))
 
     def _counted(self, endpoint: str, view: View) -> list[Counted]:
-        counted = []
-        for rule in self.rules:
-            if not rule.applies(view):
-                continue
-            names, cost = (rule.key(), rule.scope or endpoint), rule.cost(view)
-            for item in rule.limits:
-                counted.append(Counted(item, names, cost, rule.message or str(item)))
-        return sorted(counted, key=lambda one: one.item.GRANULARITY.seconds)
+        """The windows the request is counted in, shortest first; the same for every request of
+        one key (and cost) to one endpoint, so built once and kept (a few thousand at most)."""
+        applying = [
+            (rule, rule.key(), rule.cost(view)) for rule in self.rules if rule.applies(view)
+        ]
+        cache_key = (endpoint, *((key, cost) for _rule, key, cost in applying))
+        counted = self._counted_by_request.get(cache_key)
+        if counted is None:
+            counted = sorted(
+                (
+                    Counted(item, (key, rule.scope or endpoint), cost, rule.message or str(item))
+                    for rule, key, cost in applying
+                    for item in rule.limits
+                ),
+                key=lambda one: one.item.GRANULARITY.seconds,
+            )
+            if len(self._counted_by_request) >= COUNTED_KEPT:
+                self._counted_by_request.clear()
+            self._counted_by_request[cache_key] = counted
+        return counted
 
     def _count(self, counted: list[Counted]) -> tuple[Counted, int] | None:
         if self._script is not None and time.monotonic() >= self._redis_down_until:
