@@ -6,7 +6,10 @@ figure beside its baseline measured right before it in the same run:
    driven by ``wrk`` (Debian package), against a bare Flask JSON endpoint served the same way:
    throughput ratio (aim >= 0.5) and p99 latency (aim <= 50 ms); on SQLite, on PostgreSQL, and as
    two service processes (two gunicorn masters of one worker each, one ``wrk`` each) on one
-   PostgreSQL and one Redis. After each run the audit chain must verify.
+   PostgreSQL and one Redis. Each is driven at full load (16 connections sending as soon as they
+   are answered: the p99 is then mostly waiting in line) and at a steady offered rate (the same
+   connections with random think times, ``--steady-rate``), as front desks send. After each run
+   the audit chain must verify.
 2. Card session + PIN-mode verification per second (the client signs with an in-process card),
    beside the in-process ceiling: the card's RSA signature and the two RSA verifications alone.
 3. 10,000 batch inquiries through two ``eligsim worker`` processes on Redis (aim <= 30 s).
@@ -73,13 +76,33 @@ end
 """
 
 
+STEADY_RATE = 250  # requests per second offered by the steady load (``--steady-rate``)
+# The steady load: each connection waits a random (exponential) think time after every answer, so
+# the connections together offer about ``rate`` requests a second, as independent front desks do.
+PACED_SCRIPT = """
+math.randomseed(os.time())
+local mean_ms = %f
+delay = function() return -math.log(1 - math.random()) * mean_ms end
+"""
+
+
+def load_scripts(var: Path, key: str, steady_rate: float) -> tuple[Path, Path]:
+    """The ``wrk`` scripts over ``var/bodies.jsonl``: as fast as answers come, and paced."""
+    full, paced = var / "checks.lua", var / "checks-paced.lua"
+    full.write_text(WRK_SCRIPT % (var / "bodies.jsonl", key))
+    paced.write_text(full.read_text() + PACED_SCRIPT % (CONNECTIONS * 1000 / steady_rate))
+    return full, paced
+
+
 @dataclass(frozen=True)
 class Service:
-    """A prepared database and var directory: the settings, an institution key, the load script."""
+    """A prepared database and var directory: the settings, an institution key, the load scripts
+    (as fast as answers come; paced to the steady rate)."""
 
     env: dict[str, str]
     key: str
     lua: Path
+    paced_lua: Path
     card: VirtualCard
 
 
@@ -204,7 +227,9 @@ def scratch_schema(postgres: str) -> Iterator[str]:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def prepare(var: Path, database_url: str, population: int, base_env: dict) -> Service:
+def prepare(
+    var: Path, database_url: str, population: int, base_env: dict, steady_rate: float = STEADY_RATE
+) -> Service:
     """A seeded registry, an institution key, inquiry bodies and a linked virtual card."""
     var.mkdir()
     env = {**base_env, "ELIGSIM_VAR_DIR": str(var), "DATABASE_URL": database_url}
@@ -219,8 +244,7 @@ def prepare(var: Path, database_url: str, population: int, base_env: dict) -> Se
         births = dict(conn.execute(select(persons.c.id, persons.c.birth_date)).all())
     bodies = [_inquiry(row.insured_number, births[row.person_id]) for row in rows]
     (var / "bodies.jsonl").write_text("\n".join(json.dumps(b) for b in bodies) + "\n")
-    lua = var / "checks.lua"
-    lua.write_text(WRK_SCRIPT % (var / "bodies.jsonl", key))
+    lua, paced_lua = load_scripts(var, key, steady_rate)
     state = issue_card(
         Authority(var / "jpki"),
         SurfaceAttributes("ベンチ 太郎", "東京都", births[rows[0].person_id], "1"),
@@ -235,7 +259,7 @@ def prepare(var: Path, database_url: str, population: int, base_env: dict) -> Se
             certificate.serial_number,
         )
     registry.dispose()
-    return Service(env, key, lua, VirtualCard(state))
+    return Service(env, key, lua, paced_lua, VirtualCard(state))
 
 
 def _inquiry(insured_number: str, birth_date: object) -> dict:
@@ -249,12 +273,25 @@ def _inquiry(insured_number: str, birth_date: object) -> dict:
     }
 
 
-def side_by_side(service: Service, seconds: int, count: int, workers: int) -> tuple[Load, Load]:
-    """The bare endpoint, then the checks, served the same way; the audit chain verified after."""
-    with servers("bench_bare_app:app", service.env, count, workers, chdir=SCRIPTS) as served:
-        bare = load(served, service.lua, seconds)
-    with servers("app:create_app()", service.env, count, workers) as served:
-        checks = load(served, service.lua, seconds)
+@dataclass(frozen=True)
+class Pair:
+    """The bare endpoint and the checks, each at full load and at the steady rate."""
+
+    bare: Load
+    checks: Load
+    bare_steady: Load
+    checks_steady: Load
+
+
+def side_by_side(service: Service, seconds: int, count: int, workers: int) -> Pair:
+    """The bare endpoint, then the checks, served the same way, each driven as fast as answers come
+    and then at the steady rate; the audit chain verified after."""
+    measured = []
+    for app, chdir in (("bench_bare_app:app", SCRIPTS), ("app:create_app()", ROOT)):
+        with servers(app, service.env, count, workers, chdir=chdir) as served:
+            measured.append(
+                (load(served, service.lua, seconds), load(served, service.paced_lua, seconds))
+            )
     settings = load_settings(service.env)
     registry = Registry(settings.database_url)
     with registry.connect() as conn:
@@ -262,7 +299,8 @@ def side_by_side(service: Service, seconds: int, count: int, workers: int) -> tu
     registry.dispose()
     if not report.intact:
         raise SystemExit(f"the audit chain is broken after the load: {report.reason}")
-    return bare, checks
+    (bare, bare_steady), (checks, checks_steady) = measured
+    return Pair(bare, checks, bare_steady, checks_steady)
 
 
 def card_visits_per_second(url: str, key: str, card: VirtualCard, seconds: float) -> float:
@@ -335,16 +373,21 @@ def batch_seconds(url: str, key: str, bodies: list[dict], env: dict, size: int) 
             worker.wait()
 
 
-def print_pair(label: str, bare: Load, checks: Load) -> None:
+def print_pair(label: str, pair: Pair) -> None:
     print(f"{label}")
-    for name, measured in (("bare Flask JSON endpoint", bare), ("checks by number", checks)):
+    rows = (
+        ("bare Flask JSON endpoint", pair.bare, pair.bare_steady),
+        ("checks by number", pair.checks, pair.checks_steady),
+    )
+    for name, full, steady in rows:
         print(
-            f"  {name:28} {measured.rate:8,.0f} req/s   p99 {measured.p99:6.1f} ms"
-            f"   CPU {measured.cpu_ms:5.2f} ms/request"
+            f"  {name:28} {full.rate:8,.0f} req/s   p99 {full.p99:6.1f} ms"
+            f"   CPU {full.cpu_ms:5.2f} ms/request"
+            f"   | steady {steady.rate:5,.0f} req/s: p99 {steady.p99:6.1f} ms"
         )
     print(
-        f"  {'ratio':28} {checks.rate / bare.rate:8.2f}         (aim >= 0.5, p99 <= 50 ms)"
-        f"   CPU {bare.cpu_ms / checks.cpu_ms:5.2f} (bare / checks: the ratio's ceiling)"
+        f"  {'ratio':28} {pair.checks.rate / pair.bare.rate:8.2f}         (aim >= 0.5, p99 <= 50 ms)"
+        f"   CPU {pair.bare.cpu_ms / pair.checks.cpu_ms:5.2f} (bare / checks: the ratio's ceiling)"
     )
 
 
@@ -355,6 +398,9 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=5000)
     parser.add_argument("--seconds", type=int, default=8, help="of each wrk run")
     parser.add_argument("--batch", type=int, default=10_000, help="0: no batch run")
+    parser.add_argument(
+        "--steady-rate", type=float, default=STEADY_RATE, help="req/s offered by the steady load"
+    )
     parser.add_argument(
         "--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     )
@@ -377,7 +423,11 @@ def main() -> None:
         var = Path(scratch)
         print(f"preparing the registries of {args.persons:,} persons ...", file=sys.stderr)
         on_sqlite = prepare(
-            var / "sqlite", f"sqlite:///{var / 'sqlite.db'}", args.persons, base_env
+            var / "sqlite",
+            f"sqlite:///{var / 'sqlite.db'}",
+            args.persons,
+            base_env,
+            args.steady_rate,
         )
         pairs = {
             "SQLite, one gunicorn of 2 worker processes": side_by_side(
@@ -387,15 +437,21 @@ def main() -> None:
             "SQLite, one gunicorn of 1 worker process": side_by_side(on_sqlite, args.seconds, 1, 1),
         }
         if args.only != "sqlite":
-            on_postgres = prepare(var / "postgres", postgres, args.persons, base_env)
+            on_postgres = prepare(
+                var / "postgres", postgres, args.persons, base_env, args.steady_rate
+            )
             pairs["PostgreSQL, one gunicorn of 2 worker processes"] = side_by_side(
                 on_postgres, args.seconds, 1, 2
             )
             pairs["PostgreSQL, two service processes (gunicorn masters), one Redis"] = side_by_side(
                 on_postgres, args.seconds, 2, 1
             )
-        for label, (bare, checks) in pairs.items():
-            print_pair(label, bare, checks)
+        print(
+            "(full load: 16 connections, each sending as soon as answered; steady: the same "
+            f"connections paced with random think times to offer about {args.steady_rate} req/s)"
+        )
+        for label, pair in pairs.items():
+            print_pair(label, pair)
         if args.only is None:
             cards_and_batch(var, on_sqlite, args)
         redis.Redis.from_url(args.redis).flushdb()
