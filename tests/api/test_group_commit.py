@@ -60,6 +60,35 @@ def test_concurrent_checks_make_one_intact_chain_with_one_entry_per_check(
     assert (report.intact, report.entries) == (True, 40)
 
 
+def test_groups_smaller_than_the_queue_still_answer_every_check_once(
+    app, registry, keys, person, monkeypatch
+):
+    """With groups of at most 3, most requests wait behind several groups: each is still answered
+    once its own entry is committed, and only then."""
+    monkeypatch.setattr(audit, "GROUP_AT_MOST", 3)
+    write, held = audit._write, threading.Event()
+
+    def slow_first(conn, trail, batch):
+        assert len(batch) <= 3
+        if not held.is_set():
+            held.set()
+            threading.Event().wait(0.3)
+        return write(conn, trail, batch)
+
+    monkeypatch.setattr(audit, "_write", slow_first)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda n: check(app.test_client(), keys["clinic"], f"c-{n}"), range(30))
+        )
+
+    assert [answer.status_code for answer in answers] == [200] * 30
+    assert sorted(entry.request_id for entry in entries(registry)) == sorted(
+        f"c-{n}" for n in range(30)
+    )
+    with registry.connect() as conn:
+        assert verify_chain(conn).intact
+
+
 def test_an_entry_whose_transaction_fails_is_not_acknowledged(
     client, registry, keys, person, monkeypatch
 ):
