@@ -47,8 +47,9 @@ def jpki_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def environment(tmp_path, jpki_dir):
-    return {"ELIGSIM_VAR_DIR": str(tmp_path), "ELIGSIM_JPKI_DIR": str(jpki_dir)}
+def environment(tmp_path, jpki_dir, suite_database):
+    """The service's settings: its var directory and, on PostgreSQL, its database."""
+    return {"ELIGSIM_VAR_DIR": str(tmp_path), "ELIGSIM_JPKI_DIR": str(jpki_dir), **suite_database}
 
 
 def environment_on_each_database(prefix: str):

@@ -15,6 +15,7 @@ from card_reader.card_file import load_card
 from card_reader.issuance import auth_certificate
 from tests.live_server import eligsim_serve, free_port
 
+pytestmark = pytest.mark.sqlite  # exactly as after scripts/run: the registry in the var directory
 ELIGSIM = str(Path(sys.executable).with_name("eligsim"))
 STEPS = [
     "service",

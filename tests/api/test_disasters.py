@@ -250,6 +250,7 @@ def test_a_misspelt_disaster_search_limit_stops_the_service_from_starting(enviro
         create_app(load_settings(environment))
 
 
+@pytest.mark.sqlite  # SQLite's query plan
 def test_the_search_reads_only_people_born_that_day_through_the_index(registry):
     query = disasters.DisasterSearch(birth_date=dt.date(1980, 5, 1), sex="1")
     with registry.connect() as conn:  # SQLite's plan

@@ -1,6 +1,7 @@
 """A job that fails on every retry ends its batch or upload as ``failed``, never ``queued`` forever:
 on real RQ workers (the failure callback) and on the in-process runner."""
 
+import pytest
 from sqlalchemy import update
 
 from app.service.batches import BatchRangeJob
@@ -36,6 +37,7 @@ def burst(rq_environment) -> None:
     assert worker.wait(timeout=120) == 0
 
 
+@pytest.mark.sqlite  # poison_batch's trigger is SQLite's
 def test_rq_batch_failing_every_retry_ends_failed(rq_app, rq_environment, keys, person):
     client = rq_app.test_client()
     number = submit(client, keys["clinic"], [GOOD]).get_json()["reception_number"]
@@ -58,6 +60,7 @@ def test_rq_upload_failing_every_retry_ends_failed(rq_app, rq_environment, keys)
     assert "nothing was changed" in status["error"]
 
 
+@pytest.mark.sqlite  # poison_batch's trigger is SQLite's
 def test_in_process_batch_failing_every_retry_ends_failed(rq_app, keys, person):
     """The in-process runner's retries and give-up step, on a batch whose job cannot succeed."""
     client = rq_app.test_client()

@@ -1,10 +1,12 @@
 import re
 
+from tests.conftest import TEST_DATABASE
+
 
 def test_health_reports_the_database(client):
     response = client.get("/api/v1/health")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "sqlite"}
+    assert response.get_json() == {"status": "ok", "database": TEST_DATABASE}
 
 
 def test_unknown_path_answers_in_the_one_error_shape(client):

@@ -4,6 +4,8 @@ so PIN counters, visits and consents never leak from one test into another."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -18,13 +20,16 @@ from card_reader.card_file import load_card
 from card_reader.virtual_card import VirtualCard
 from payer_registry.db import Registry
 from payer_registry.eligibility import today_in_japan
+from tests.conftest import Rows, SuiteSchema
 
 CLINIC = "1311234567"
 SCENARIOS = {s.slug: s for s in scenarios(today_in_japan())}
 
 
-def settings_for(var_dir, jpki_dir):
-    return load_settings({"ELIGSIM_VAR_DIR": str(var_dir), "ELIGSIM_JPKI_DIR": str(jpki_dir)})
+def settings_for(var_dir, jpki_dir, database: dict[str, str]):
+    return load_settings(
+        {"ELIGSIM_VAR_DIR": str(var_dir), "ELIGSIM_JPKI_DIR": str(jpki_dir), **database}
+    )
 
 
 @pytest.fixture(scope="session")
@@ -32,29 +37,45 @@ def jpki_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("jpki")
 
 
+@dataclass(frozen=True)
+class Seeded:
+    """Every scenario person and card, as ``eligsim registry seed --scenarios`` leaves them: the var
+    directory, and on PostgreSQL the rows of the suite's schema (on SQLite they are in the var
+    directory's file)."""
+
+    var_dir: Path
+    rows: Rows | None
+
+
 @pytest.fixture(scope="session")
-def seeded_var(tmp_path_factory, jpki_dir):
-    """Every scenario person and card, as ``eligsim registry seed --scenarios`` leaves them."""
+def seeded(tmp_path_factory, jpki_dir, suite_schema: SuiteSchema | None) -> Seeded:
     var_dir = tmp_path_factory.mktemp("scenario-var")
-    settings = settings_for(var_dir, jpki_dir)
+    settings = settings_for(var_dir, jpki_dir, suite_schema.reset() if suite_schema else {})
     registry = Registry(settings.database_url)
     migrate(registry)
     defined = seed_scenarios(registry, today_in_japan())
     registry.dispose()
     issue_scenario_cards(settings, defined)
-    return var_dir
+    return Seeded(var_dir, suite_schema.rows() if suite_schema else None)
 
 
 @pytest.fixture
-def var_dir(seeded_var, tmp_path):
+def var_dir(seeded, tmp_path):
     copy = tmp_path / "var"
-    shutil.copytree(seeded_var, copy)
+    shutil.copytree(seeded.var_dir, copy)
     return copy
 
 
 @pytest.fixture
-def app(var_dir, jpki_dir):
-    app = create_app(settings_for(var_dir, jpki_dir), TESTING=True)
+def database(seeded, suite_schema: SuiteSchema | None) -> dict[str, str]:
+    """The settings of this test's copy of the seeded database (on SQLite: none, the copied var
+    directory holds it)."""
+    return suite_schema.reset(seeded.rows) if suite_schema else {}
+
+
+@pytest.fixture
+def app(var_dir, jpki_dir, database):
+    app = create_app(settings_for(var_dir, jpki_dir, database), TESTING=True)
     yield app
     app.extensions["registry"].dispose()
 

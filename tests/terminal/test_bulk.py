@@ -3,6 +3,8 @@ batch machinery as the API: in process, on RQ (still running: SegmentOfResult 2)
 
 import time
 
+from sqlalchemy import text
+
 from tests.api.conftest import redis_url, rq_environment  # noqa: F401  (fixtures)
 from tests.api.workers import start_worker
 from tests.terminal.conftest import CLINIC, field, start_terminal
@@ -109,7 +111,10 @@ def test_a_restart_in_the_middle_loses_and_repeats_nothing(
 
 def _answered(registry, number: str) -> int:
     with registry.connect() as conn:
-        return conn.exec_driver_sql(
-            "SELECT count(*) FROM batch_items WHERE reception_number = ? AND result IS NOT NULL",
-            (number,),
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM batch_items"
+                " WHERE reception_number = :number AND result IS NOT NULL"
+            ),
+            {"number": number},
         ).scalar_one()
