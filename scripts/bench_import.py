@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,19 +148,31 @@ def both_loads(
     return load([served], full, seconds), load([served], paced, seconds)
 
 
-def during_import(
-    served: tuple[str, int], scripts: tuple[Path, Path], env: dict, population: Path, seconds: int
+def during_each(
+    write: Callable[[Path], tuple[Load, str, float]], scripts: tuple[Path, Path]
 ) -> Figures:
+    """``write(script)`` measures the checks driven by ``script`` while a write of its own runs:
+    once at full load, once at the steady rate, each during its own write (a single write may end
+    before both measurements do)."""
+    full, paced = scripts
+    at_full, note, rate = write(full)
+    at_steady, _note, _rate = write(paced)
+    return Figures(at_full, at_steady, note, rate)
+
+
+def during_import(
+    served: tuple[str, int], lua: Path, env: dict, population: Path, seconds: int
+) -> tuple[Load, str, float]:
     started = Import(env, population)
     try:
         wait_until(lambda: started.written() or not started.running(), "the import")
         before, since = started.written() or 0, time.monotonic()
-        measured = both_loads(served, scripts, seconds)
+        measured = load([served], lua, seconds)
         if not started.running():
             raise SystemExit(f"the import ended before the measurement did: {started.lines[-3:]}")
         after = started.written() or 0
         rate = (after - before) / (time.monotonic() - since)
-        return Figures(*measured, f"import at {before:,} -> {after:,}", rate)
+        return measured, f"import at {before:,} -> {after:,}", rate
     finally:
         started.stop()
 
@@ -185,13 +197,8 @@ def worker(env: dict) -> Iterator[None]:
 
 
 def during_upload(
-    served: tuple[str, int],
-    scripts: tuple[Path, Path],
-    env: dict,
-    payer: str,
-    records: list[dict],
-    seconds: int,
-) -> Figures:
+    served: tuple[str, int], lua: Path, env: dict, payer: str, records: list[dict], seconds: int
+) -> tuple[Load, str, float]:
     url, headers = served[0], {"Authorization": f"Bearer {payer}"}
     with worker(env):
         accepted = requests.post(
@@ -205,13 +212,13 @@ def during_upload(
 
         wait_until(lambda: status()["written"] or status()["status"] != "queued", "the upload")
         before, since = status()["written"], time.monotonic()
-        measured = both_loads(served, scripts, seconds)
+        measured = load([served], lua, seconds)
         after = status()
         if after["status"] != "queued":
             raise SystemExit(f"the upload ended before the measurement did: {after}")
     rate = (after["written"] - before) / (time.monotonic() - since)
     note = f"upload at {before:,} -> {after['written']:,} of {len(records):,}"
-    return Figures(*measured, note, rate)
+    return measured, note, rate
 
 
 def measure(args, postgres: str | None, scratch: Path) -> dict[str, Figures]:
@@ -237,9 +244,13 @@ def measure(args, postgres: str | None, scratch: Path) -> dict[str, Figures]:
         with gunicorn_process("app:create_app()", env, 2, ROOT) as served:
             figures = {"alone": Figures(*both_loads(served, scripts, args.seconds))}
             print(f"{name}: checks during the import ...", file=sys.stderr)
-            figures["import"] = during_import(served, scripts, env, population, args.seconds)
+            figures["import"] = during_each(
+                lambda lua: during_import(served, lua, env, population, args.seconds), scripts
+            )
             print(f"{name}: checks during the upload ...", file=sys.stderr)
-            figures["upload"] = during_upload(served, scripts, env, payer, records, args.seconds)
+            figures["upload"] = during_each(
+                lambda lua: during_upload(served, lua, env, payer, records, args.seconds), scripts
+            )
     return figures
 
 
