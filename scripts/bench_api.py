@@ -14,10 +14,14 @@ figure beside its baseline measured right before it in the same run:
    beside the in-process ceiling: the card's RSA signature and the two RSA verifications alone.
 3. 10,000 batch inquiries through two ``eligsim worker`` processes on Redis (aim <= 30 s).
 
+``--against REV`` measures instead the checks of this tree beside those of an earlier revision's
+(a git worktree; same migrations), in alternating rounds on SQLite: a change judged beside what it
+changes.
+
 Needs wrk, Redis and PostgreSQL (``scripts/bench api`` makes sure of them). Usage:
     .venv/bin/python scripts/bench_api.py [--persons 5000] [--seconds 8] [--batch 10000]
         [--redis redis://127.0.0.1:6379/14] [--postgres postgresql://postgres@127.0.0.1:5432/test]
-        [--only sqlite|checks]
+        [--only sqlite|checks] [--against REV [--rounds 3]]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import json
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -391,6 +396,32 @@ def print_pair(label: str, pair: Pair) -> None:
     )
 
 
+def against(rev: str, service: Service, seconds: int, rounds: int) -> None:
+    """Checks served by this tree and by ``rev``'s (a git worktree), in alternating rounds on one
+    SQLite registry (two worker processes): the median rate, p99 and CPU per check of each, so a
+    change is judged beside what it changes on a machine whose other load swings. ``rev`` must share
+    this tree's migrations (its service opens the registry this tree migrated)."""
+    measured: dict[str, list[Load]] = {"this tree": [], rev: []}
+    with tempfile.TemporaryDirectory() as tree:
+        git = ["git", "-C", str(ROOT), "worktree"]
+        subprocess.run([*git, "add", "--detach", tree, rev], check=True, capture_output=True)
+        try:
+            for _ in range(rounds):
+                for name, chdir in (("this tree", ROOT), (rev, Path(tree))):
+                    with servers("app:create_app()", service.env, 1, 2, chdir=chdir) as served:
+                        measured[name].append(load(served, service.lua, seconds))
+        finally:
+            subprocess.run([*git, "remove", "--force", tree], check=True)
+    print(f"checks by number, SQLite, 2 worker processes, medians of {rounds} alternating rounds")
+    for name, loads in measured.items():
+        rate, p99, cpu = (
+            statistics.median(getattr(one, f) for one in loads) for f in ("rate", "p99", "cpu_ms")
+        )
+        print(f"  {name:28} {rate:8,.0f} req/s   p99 {p99:6.1f} ms   CPU {cpu:5.2f} ms/request")
+        rounds_cpu = ", ".join(f"{one.cpu_ms:.2f}" for one in loads)
+        print(f"  {'':28} (each round's CPU per check: {rounds_cpu} ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -410,6 +441,10 @@ def main() -> None:
         choices=["sqlite", "checks"],
         help="sqlite: the SQLite pair alone; checks: the three pairs, no card visits or batch",
     )
+    parser.add_argument(
+        "--against", metavar="REV", help="only: the checks of this tree beside REV's, alternating"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="of --against")
     args = parser.parse_args()
     redis.Redis.from_url(args.redis).flushdb()
     base_env = {
@@ -429,6 +464,9 @@ def main() -> None:
             base_env,
             args.steady_rate,
         )
+        if args.against:
+            against(args.against, on_sqlite, args.seconds, args.rounds)
+            return
         pairs = {
             "SQLite, one gunicorn of 2 worker processes": side_by_side(
                 on_sqlite, args.seconds, 1, 2
