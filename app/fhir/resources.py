@@ -171,10 +171,10 @@ def medication_dispense(record_id: str, visit_id: str, record: dict[str, Any]) -
         "subject": {"reference": f"Patient/{visit_id}"},
         "performer": [{"actor": {"reference": "#dispenser", "display": record["dispenser_name"]}}],
         "authorizingPrescription": [{"reference": "#prescription"}],
-        "quantity": {"value": record["quantity"], "unit": record["unit"]},
+        "quantity": _whole_quantity(record),
         "daysSupply": _days(record["days"]),
         "whenHandedOver": _date(record["dispensed_on"]),
-        "dosageInstruction": [{"text": record["usage"]}],
+        "dosageInstruction": [{"text": record["usage"], "doseAndRate": [_daily_rate(record)]}],
         "note": [{"text": f"成分: {record['ingredient']}"}],
     }
 
@@ -185,7 +185,6 @@ def medication_request(
     """JP_MedicationRequest: one drug an institution prescribed (one Rp of one drug), the
     institution as a contained requester; active until its last day of use, then completed."""
     days, first, last = prescription["days"], prescription["issued_on"], prescription["last_day"]
-    daily = {"value": prescription["quantity"], "unit": prescription["unit"]}
     requester = _organization(
         "requester", prescription["institution_code"], prescription["institution_name"]
     )
@@ -216,14 +215,25 @@ def medication_request(
                     {"url": USAGE_DURATION, "valueDuration": _days(days)},
                 ],
                 "text": prescription["usage"],
-                "doseAndRate": [{"rateRatio": {"numerator": daily, "denominator": _days(1)}}],
+                "doseAndRate": [_daily_rate(prescription)],
             }
         ],
         "dispenseRequest": {
-            "quantity": {**daily, "value": round(prescription["quantity"] * days, 3)},
+            "quantity": _whole_quantity(prescription),
             "expectedSupplyDuration": _days(days),
         },
     }
+
+
+def _daily_rate(drug: dict[str, Any]) -> dict[str, Any]:
+    """A record's ``quantity``, as claims and prescriptions give it: a day's quantity in ``unit``."""
+    daily = {"value": drug["quantity"], "unit": drug["unit"]}
+    return {"rateRatio": {"numerator": daily, "denominator": _days(1)}}
+
+
+def _whole_quantity(drug: dict[str, Any]) -> dict[str, Any]:
+    """What was dispensed or is to be: a day's quantity for all the days."""
+    return {"value": round(drug["quantity"] * drug["days"], 3), "unit": drug["unit"]}
 
 
 def checkup_observations(visit_id: str, checkup: dict[str, Any]) -> list[dict[str, Any]]:

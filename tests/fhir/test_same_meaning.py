@@ -71,7 +71,13 @@ def test_each_medication_reads_the_same(client, keys, card):
             record["drug_name"],
         )
         assert dispense["note"][0]["text"] == f"成分: {record['ingredient']}"
-        assert dispense["quantity"] == {"value": record["quantity"], "unit": record["unit"]}
+        whole = round(record["quantity"] * record["days"], 3)  # the records hold a day's quantity
+        assert dispense["quantity"] == {"value": whole, "unit": record["unit"]}
+        [rate] = dispense["dosageInstruction"][0]["doseAndRate"]
+        assert rate["rateRatio"]["numerator"] == {
+            "value": record["quantity"],
+            "unit": record["unit"],
+        }
         assert dispense["daysSupply"]["value"] == record["days"]
         assert dispense["dosageInstruction"][0]["text"] == record["usage"]
         assert dispense["whenHandedOver"] == record["dispensed_on"]
