@@ -23,8 +23,7 @@ Convert = Callable[[Any], Any]
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
-    names: tuple[str, ...]  # the parameters in the order the SQL takes them (positional styles)
-    positional: bool
+    names: tuple[str, ...]  # the parameters in the order the SQL takes them; none: named style
     fixed: Mapping[str, Any]  # the values the statement itself binds (``id == 1``)
     bind_conversions: tuple[tuple[str, Convert], ...]
     column_conversions: tuple[tuple[int, Convert], ...]
@@ -33,7 +32,7 @@ class _Compiled:
         converted = {**self.fixed, **values}
         for name, convert in self.bind_conversions:
             converted[name] = convert(converted[name])
-        return [converted[name] for name in self.names] if self.positional else converted
+        return [converted[name] for name in self.names] if self.names else converted
 
     def rows(self, fetched: Sequence[Any]) -> list[tuple[Any, ...]]:
         if not self.column_conversions:
@@ -74,7 +73,8 @@ class PreparedStatement:
             if isinstance(values, Mapping):
                 cursor.execute(compiled.sql, compiled.parameters(values))
             else:
-                cursor.executemany(compiled.sql, [compiled.parameters(one) for one in values])  # type: ignore[arg-type]
+                each = [compiled.parameters(one) for one in values]
+                cursor.executemany(compiled.sql, each)  # type: ignore[arg-type]
         finally:
             cursor.close()
 
@@ -106,7 +106,6 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     return _Compiled(
         compiled.string,
         tuple(compiled.positiontup or ()),
-        bool(compiled.positiontup),
         fixed,
         bind_conversions,
         column_conversions,

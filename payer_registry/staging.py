@@ -78,7 +78,8 @@ def write_in_chunks(
     progress: Callable[[int], None] | None = None,
 ) -> None:
     """Write the journal's pending records, a short transaction of ``CHUNK_RECORDS`` at a time
-    (at most ``SQLITE_CHUNK_RECORDS`` on SQLite), until none is left; ``progress`` is told the position after each chunk.
+    (at most ``SQLITE_CHUNK_RECORDS`` on SQLite), until none is left; ``progress`` is told the
+    position after each chunk.
 
     A chunk's records are read and decoded before its transaction, which then holds the write
     lock for the writing only. ``write`` should append the chunk's audit entries last, as appending

@@ -107,7 +107,8 @@ def register_limiter(app: Flask, settings: Settings) -> None:
     address; disaster searches per account, apart from the rest. Counted in Redis when REDIS_URL is
     set, so every worker shares them (each process leases units of a counter at a time: most
     requests need no round trip, the others one for all their limits); in the process's memory
-    when it is not or while Redis does not answer, so then each worker counts alone. Only a refusal (429) says when to retry (``Retry-After``): no X-RateLimit headers."""
+    when it is not or while Redis does not answer, so then each worker counts alone. Only a
+    refusal (429) says when to retry (``Retry-After``): no X-RateLimit headers."""
     RequestLimits(
         [
             Rule(_checked("ELIGSIM_RATE_LIMIT", settings.rate_limit), _rate_limit_key),

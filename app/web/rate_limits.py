@@ -13,9 +13,10 @@ without asking Redis; otherwise one script takes, for each counter lacking, the 
 ``lease_size(limit)`` if more, or whatever is left below the limit, and refuses at the first counter
 with too few left, taking nothing of it (a refused batch leaves what is left to smaller requests)
 nor of the later ones (units the request took of their leases go back). A counter never goes over
-its limit, so every process together never admits more than the limit in a window; units leased and not spent when the window ends are lost, so near its
-limit a client may be refused while another process still holds units of the window: stricter,
-never looser. A lease ends when its window ends at the latest (measured from before the script ran).
+its limit, so every process together never admits more than the limit in a window; units leased
+and not spent when the window ends are lost, so near its limit a client may be refused while
+another process still holds units of the window: stricter, never looser. A lease ends when its
+window ends at the latest (measured from before the script ran).
 
 ``lease_size`` is 1 below a limit of 128, so small limits (portal sign-ins, disaster searches, a
 tight test limit) count every request in Redis exactly as before, and ``limit // 64`` up to 64
@@ -50,8 +51,8 @@ from app.service.jobs import redis_connection
 log = logging.getLogger(__name__)
 View = Callable[..., Any]
 REDIS_RETRY_AFTER = 5.0  # seconds of counting in memory after Redis failed to answer
-LEASES_PRUNED_ABOVE = 1024
-COUNTED_KEPT = 4096  # requests' windows kept by (endpoint, keys, costs)  # leases kept before the ended ones are dropped
+LEASES_PRUNED_ABOVE = 1024  # leases kept before the ended ones are dropped
+COUNTED_KEPT = 4096  # requests' windows kept by (endpoint, keys, costs)
 
 # KEYS: the counters a request lacks units of; ARGV: per counter its period in seconds, the units
 # lacking, the units to take if left, and the limit. Answers per counter the units granted and its
@@ -134,7 +135,8 @@ class Taken:
 
 class Leases:
     """One process's leases by counter key. Gunicorn's threads share them under a lock, held for
-    the bookkeeping only, never across a round trip; ``pid`` tells a forked child they are not its."""
+    the bookkeeping only, never across a round trip; ``pid`` tells a forked child they are not
+    its."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
