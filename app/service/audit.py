@@ -637,12 +637,12 @@ class GroupCommit:
             for pending in batch:
                 pending.settle(error=type(error).__name__)
             return
-        for pending, seq in zip(batch, numbers, strict=True):
-            pending.settle(seq)
-        try:
+        try:  # before the requests hear back, so a verify after an answer finds the checkpoint due
             self._trail.checkpoint_if_due(engine, numbers[-1])
         except Exception:  # the entries are committed; the next checkpoint covers them
             log.exception("audit checkpoint not written")
+        for pending, seq in zip(batch, numbers, strict=True):
+            pending.settle(seq)
 
 
 _GROUPS: weakref.WeakKeyDictionary[Engine, GroupCommit] = weakref.WeakKeyDictionary()

@@ -7,6 +7,7 @@ import hmac
 import json
 import os
 import stat
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -177,6 +178,21 @@ def test_checkpoints_come_every_n_entries_not_with_every_request(
     checks(client, keys, 25)
     seqs = [json.loads(line)["seq"] for line in path.read_text().splitlines()]
     assert seqs == [1, 31, 41, 51]  # the entry committed when 10 more were appended
+
+
+def test_a_check_is_answered_after_the_checkpoint_it_made_due(
+    run, client, keys, tmp_path, monkeypatch
+):
+    """``audit verify`` right after the first answer finds a checkpoint, however slow the disk."""
+    write = audit._append_checkpoint
+
+    def slow_write(*args):
+        time.sleep(0.3)
+        return write(*args)
+
+    monkeypatch.setattr(audit, "_append_checkpoint", slow_write)
+    checks(client, keys, 1)
+    assert run("audit", "verify").exit_code == 0
 
 
 def test_a_long_transaction_checkpoints_only_what_is_committed(registry, tmp_path, monkeypatch):
