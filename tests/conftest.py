@@ -79,6 +79,14 @@ def on_database(kind: str, environment: dict, prefix: str) -> Iterator[dict]:
             yield {**environment, "DATABASE_URL": url}
 
 
+@contextmanager
+def on_test_database(environment: dict, prefix: str) -> Iterator[dict]:
+    """``environment`` on the database ELIGSIM_TEST_DATABASE names, for what lives longer than one
+    test (a module's server): on PostgreSQL a schema of its own, which no test's reset touches."""
+    with on_database("postgres" if ON_POSTGRES else "sqlite", environment, prefix) as settings:
+        yield settings
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """A PostgreSQL schema for the whole session (each test clears what it wrote)."""

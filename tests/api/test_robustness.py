@@ -15,7 +15,7 @@ from app.settings import load_settings
 from tests.api.conftest import CLINIC, SAMPLE_CHECK, bearer, card_answer, present_card
 from tests.api.test_demo import ELIGSIM
 from tests.api.test_demo import environment as service_environment
-from tests.conftest import scratch_postgres
+from tests.conftest import on_test_database, scratch_postgres
 from tests.live_server import eligsim_serve, free_port
 from tests.registry.conftest import BASE_RECORD
 
@@ -184,9 +184,11 @@ def test_lifetimes_must_be_finite_and_sane(tmp_path, name, value):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> int:
     """``eligsim serve`` (gunicorn) on a free loopback port; yields the port."""
-    env = service_environment(tmp_path_factory.mktemp("serve-var"))
-    port = free_port()
-    with eligsim_serve(ELIGSIM, env, port):
+    var, port = tmp_path_factory.mktemp("serve-var"), free_port()
+    with (
+        on_test_database(service_environment(var), "eligsim_served") as env,
+        eligsim_serve(ELIGSIM, env, port),
+    ):
         yield port
 
 
