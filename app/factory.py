@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 from flask_smorest import Api
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.fhir import views as fhir
 from app.frontdesk import pages, station
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         MAX_CONTENT_LENGTH=4 << 20,
         **overrides,
     )
+    trust_proxies(app, settings.proxy_hops)
     extensions.register_service(app, settings)
     extensions.register_request_ids(app)
     extensions.register_limiter(app, settings)
@@ -69,6 +71,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(pages.blueprint)
     inputs.check_inputs(app)
     return app
+
+
+def trust_proxies(app: Flask, hops: int) -> None:
+    """Behind ``hops`` proxies (ELIGSIM_PROXY_HOPS), the client's address and scheme are the ones
+    the nearest proxy forwards: the per-address rate limits then count each client, not the proxy."""
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def register_blueprints(api: Api) -> None:

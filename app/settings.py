@@ -16,6 +16,7 @@ Number = TypeVar("Number", int, float)
 TEN_YEARS_IN_HOURS = 87_600.0
 ONE_DAY_IN_SECONDS = 86_400
 MOST_THREADS = 256
+MOST_PROXY_HOPS = 5
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class Settings:
     # request threads of each `eligsim serve` worker process: concurrent requests of one process
     # share the audit log's group commit
     serve_threads: int
+    # proxies in front of the service whose X-Forwarded-For and X-Forwarded-Proto it believes: 0
+    # when clients reach it directly (their address then counts, whatever they claim)
+    proxy_hops: int
     audit_key_file: Path
     audit_checkpoints: Path
     # keys given in ELIGSIM_AUDIT_KEY, newest first; empty: the key file holds them
@@ -91,12 +95,21 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         job_queue=env.get("ELIGSIM_JOB_QUEUE") or "eligsim-jobs",
         serve_threads=_number(env, "ELIGSIM_SERVE_THREADS", "8", int, MOST_THREADS),
+        proxy_hops=_proxy_hops(env.get("ELIGSIM_PROXY_HOPS", "0")),
         audit_key_file=Path(env.get("ELIGSIM_AUDIT_KEY_FILE") or var_dir / "audit" / "hmac.key"),
         audit_checkpoints=Path(
             env.get("ELIGSIM_AUDIT_CHECKPOINTS") or var_dir / "audit" / "checkpoints.jsonl"
         ),
         audit_keys=_audit_keys(env.get("ELIGSIM_AUDIT_KEY", "")),
     )
+
+
+def _proxy_hops(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) <= MOST_PROXY_HOPS):
+        raise SettingsError(
+            f"ELIGSIM_PROXY_HOPS must be a whole number from 0 to {MOST_PROXY_HOPS}, not {text!r}"
+        )
+    return int(text)
 
 
 AUDIT_KEY_BYTES = 32

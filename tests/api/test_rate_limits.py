@@ -132,3 +132,34 @@ def test_a_misspelt_limit_stops_the_service_from_starting(environment):
     """With storage errors swallowed, a limit the limiter cannot read would limit nothing."""
     with pytest.raises(SettingsError, match="ELIGSIM_PORTAL_RATE_LIMIT"):
         create_app(load_settings({**environment, "ELIGSIM_PORTAL_RATE_LIMIT": "thirty a minute"}))
+
+
+def health_from(client, address: str) -> int:
+    """A request that claims to come from ``address`` through a proxy (X-Forwarded-For)."""
+    return client.get("/api/v1/health", headers={"X-Forwarded-For": address}).status_code
+
+
+@pytest.mark.parametrize(
+    "limited", [{"ELIGSIM_RATE_LIMIT": TIGHT, "ELIGSIM_PROXY_HOPS": "1"}], indirect=True
+)
+def test_behind_a_proxy_each_forwarded_client_counts_apart(limited):
+    """The compose deployment's proxy forwards every client from one address: counted by that
+    address, the clients would share one limit."""
+    client = limited.test_client()
+    assert [health_from(client, "203.0.113.5") for _ in range(6)] == [200] * 5 + [429]
+    assert health_from(client, "203.0.113.6") == 200
+
+
+@pytest.mark.parametrize("limited", [{"ELIGSIM_RATE_LIMIT": TIGHT}], indirect=True)
+def test_without_a_proxy_a_claimed_address_escapes_no_limit(limited):
+    client = limited.test_client()
+    answers = [health_from(client, f"203.0.113.{n}") for n in range(6)]
+    assert answers == [200] * 5 + [429]
+
+
+@pytest.mark.parametrize("value", ["-1", "one", "6", "1.5", ""])
+def test_proxy_hops_must_be_a_small_whole_number(environment, value):
+    with pytest.raises(
+        SettingsError, match="ELIGSIM_PROXY_HOPS must be a whole number from 0 to 5"
+    ):
+        load_settings({**environment, "ELIGSIM_PROXY_HOPS": value})
